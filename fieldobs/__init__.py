@@ -1,0 +1,37 @@
+"""fieldobs: self-hosted backend for mystery shopping and field observation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import api, db
+from .config import DEFAULTS
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then instance/config.py, then FIELDOBS_* env vars, then `config`."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("FIELDOBS")
+    if config:
+        app.config.update(config)
+    app.json.sort_keys = bool(app.config["JSON_SORT_KEYS"])  # type: ignore[attr-defined]
+    db.init_app(app)
+    api.init_app(app)
+    from . import cli, lifecycle
+
+    cli.init_app(app)
+    lifecycle.init_app(app)
+    return app
+
+
+def data_dir(app: Flask) -> Path:
+    """Return the app's data directory."""
+    return Path(app.config["DATA_DIR"])

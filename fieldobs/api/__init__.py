@@ -1,0 +1,43 @@
+"""HTTP layer: flask-smorest blueprints, OpenAPI, the error handler and access control."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from flask_smorest import Api
+
+from . import auth, checklists, orgs
+from .errors import register_error_handlers
+from .security import check_access, public
+
+BLUEPRINTS = [auth.blp, orgs.blp, checklists.blp]
+
+
+@public
+def healthz() -> ResponseReturnValue:
+    """Report that the service is up (no token needed)."""
+    return jsonify({"status": "ok"})
+
+
+def init_app(app: Flask) -> None:
+    """Register blueprints, the OpenAPI document, access control and error handling."""
+    api = Api(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "fieldobs: checklists, offline visit sync, photos and scores. "
+                "Errors always have the shape "
+                '{"error": {"code", "message", "fields"?}}.'
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/token"}
+    )
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.before_request(check_access)
+    register_error_handlers(app)
+    app.extensions["fieldobs.api"] = api

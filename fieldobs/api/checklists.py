@@ -1,0 +1,63 @@
+"""Published checklists: list, latest, exact version; cacheable with ETags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from flask_smorest import Blueprint
+
+from ..checklists import get_latest, get_version, list_latest
+from ..db import get_db
+from ..scope import ALL_ROLES
+from .security import allow
+
+blp = Blueprint(
+    "checklists",
+    __name__,
+    url_prefix="/api/v1/checklists",
+    description="Published, immutable checklist versions (see checklists/README.md).",
+)
+
+
+def _public(definition: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in definition.items() if k != "etag"}
+
+
+def _conditional(definition: dict[str, Any], *, immutable: bool) -> Response:
+    response = jsonify(_public(definition))
+    response.set_etag(definition["etag"])
+    # An exact version never changes; "latest" may move on the next publish.
+    response.cache_control.private = True
+    if immutable:
+        response.cache_control.max_age = 31_536_000
+        response.cache_control.immutable = True
+    else:
+        response.cache_control.no_cache = True
+    return response.make_conditional(request)
+
+
+@blp.route("", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200)
+def get_checklists() -> dict[str, Any]:
+    """List the latest published version of each checklist."""
+    return {"checklists": [_public(d) for d in list_latest(get_db())]}
+
+
+@blp.route("/<slug>", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200)
+@blp.alt_response(304, description="Not modified (If-None-Match matched the ETag).")
+def get_checklist(slug: str) -> Response:
+    """Return the latest published version of a checklist."""
+    return _conditional(get_latest(get_db(), slug), immutable=False)
+
+
+@blp.route("/<slug>/versions/<int:version>", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200)
+@blp.alt_response(304, description="Not modified (If-None-Match matched the ETag).")
+def get_checklist_version(slug: str, version: int) -> Response:
+    """Return one exact, immutable version of a checklist."""
+    return _conditional(get_version(get_db(), slug, version), immutable=True)

@@ -1,0 +1,202 @@
+"""Admin API for areas, locations and users; scoped reads for everyone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..accounts import create_user, disable_user, get_user, list_users
+from ..db import get_db
+from ..orgs import (
+    create_area,
+    create_location,
+    delete_location,
+    get_area,
+    get_location,
+    list_areas,
+    list_locations,
+    update_location,
+)
+from ..scope import ALL_ROLES, Role
+from .security import allow, current_principal
+
+blp = Blueprint(
+    "orgs", __name__, url_prefix="/api/v1", description="Areas, locations and people."
+)
+
+NAME = validate.Length(min=1, max=200)
+
+
+class AreaInSchema(Schema):
+    name = fields.String(required=True, validate=NAME)
+
+
+class AreaSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    created_at = fields.String()
+
+
+class AreaListSchema(Schema):
+    areas = fields.List(fields.Nested(AreaSchema))
+
+
+class LocationInSchema(Schema):
+    name = fields.String(required=True, validate=NAME)
+    area_id = fields.Integer(required=True, strict=True)
+    timezone = fields.String(required=True, metadata={"description": "IANA time zone name"})
+    address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    external_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class LocationPatchSchema(Schema):
+    name = fields.String(validate=NAME)
+    area_id = fields.Integer(strict=True)
+    timezone = fields.String()
+    address = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class LocationSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    area_id = fields.Integer()
+    timezone = fields.String()
+    address = fields.String(allow_none=True)
+    external_ref = fields.String(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class LocationListSchema(Schema):
+    locations = fields.List(fields.Nested(LocationSchema))
+
+
+class LocationQuerySchema(Schema):
+    area_id = fields.Integer()
+
+
+class UserInSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    password = fields.String(required=True, load_only=True)
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    display_name = fields.String(validate=NAME)
+    location_ids = fields.List(fields.Integer(strict=True), load_default=list)
+    area_ids = fields.List(fields.Integer(strict=True), load_default=list)
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    role = fields.String()
+    location_ids = fields.List(fields.Integer())
+    area_ids = fields.List(fields.Integer())
+    created_at = fields.String()
+    disabled_at = fields.String(allow_none=True)
+
+
+class UserListSchema(Schema):
+    users = fields.List(fields.Nested(UserSchema))
+
+
+@blp.route("/areas", methods=["POST"])
+@allow(Role.ADMIN)
+@blp.arguments(AreaInSchema)
+@blp.response(201, AreaSchema)
+def post_area(data: dict[str, Any]) -> dict[str, Any]:
+    """Create an area."""
+    return create_area(get_db(), data["name"])
+
+
+@blp.route("/areas", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200, AreaListSchema)
+def get_areas() -> dict[str, Any]:
+    """List the areas in the caller's scope."""
+    return {"areas": list_areas(get_db(), current_principal())}
+
+
+@blp.route("/areas/<int:area_id>", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200, AreaSchema)
+def get_one_area(area_id: int) -> dict[str, Any]:
+    """Return one area in scope."""
+    return get_area(get_db(), area_id, current_principal())
+
+
+@blp.route("/locations", methods=["POST"])
+@allow(Role.ADMIN)
+@blp.arguments(LocationInSchema)
+@blp.response(201, LocationSchema)
+def post_location(data: dict[str, Any]) -> dict[str, Any]:
+    """Create a location in an area."""
+    return create_location(get_db(), data)
+
+
+@blp.route("/locations", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.arguments(LocationQuerySchema, location="query")
+@blp.response(200, LocationListSchema)
+def get_locations(query: dict[str, Any]) -> dict[str, Any]:
+    """List the locations in the caller's scope."""
+    return {"locations": list_locations(get_db(), current_principal(), query.get("area_id"))}
+
+
+@blp.route("/locations/<int:location_id>", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200, LocationSchema)
+def get_one_location(location_id: int) -> dict[str, Any]:
+    """Return one location in scope."""
+    return get_location(get_db(), location_id, current_principal())
+
+
+@blp.route("/locations/<int:location_id>", methods=["PATCH"])
+@allow(Role.ADMIN)
+@blp.arguments(LocationPatchSchema)
+@blp.response(200, LocationSchema)
+def patch_location(data: dict[str, Any], location_id: int) -> dict[str, Any]:
+    """Change a location."""
+    return update_location(get_db(), location_id, data)
+
+
+@blp.route("/locations/<int:location_id>", methods=["DELETE"])
+@allow(Role.ADMIN)
+@blp.response(204)
+def remove_location(location_id: int) -> None:
+    """Retire a location; phones receive it as a deletion."""
+    delete_location(get_db(), location_id)
+
+
+@blp.route("/users", methods=["POST"])
+@allow(Role.ADMIN)
+@blp.arguments(UserInSchema)
+@blp.response(201, UserSchema)
+def post_user(data: dict[str, Any]) -> dict[str, Any]:
+    """Create a user with a role and scope."""
+    return create_user(get_db(), **data)
+
+
+@blp.route("/users", methods=["GET"])
+@allow(Role.ADMIN)
+@blp.response(200, UserListSchema)
+def get_users() -> dict[str, Any]:
+    """List every user."""
+    return {"users": list_users(get_db())}
+
+
+@blp.route("/users/<int:user_id>", methods=["GET"])
+@allow(Role.ADMIN)
+@blp.response(200, UserSchema)
+def get_one_user(user_id: int) -> dict[str, Any]:
+    """Return one user."""
+    return get_user(get_db(), user_id)
+
+
+@blp.route("/users/<int:user_id>", methods=["DELETE"])
+@allow(Role.ADMIN)
+@blp.response(200, UserSchema)
+def remove_user(user_id: int) -> dict[str, Any]:
+    """Disable a user and revoke their tokens (their history stays)."""
+    return disable_user(get_db(), user_id)

@@ -1,0 +1,161 @@
+"""The `fieldobs` command: Flask's commands (run, routes, shell) plus the project's own."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .accounts import create_user
+from .db import get_db
+from .errors import FieldobsError
+from .lifecycle import initialise
+from .orgs import import_locations_csv
+from .scope import Role
+
+
+def _fail(error: FieldobsError) -> None:
+    click.echo(f"error: {error.message}", err=True)
+    for field, problems in (error.fields or {}).items():
+        for problem in problems:
+            click.echo(f"  {field}: {problem}", err=True)
+    sys.exit(1)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Apply migrations and publish the checklists."""
+    try:
+        outcomes = initialise(current_app, strict=True)
+    except FieldobsError as error:
+        _fail(error)
+    click.echo(f"database ready at {current_app.config['DATA_DIR']}")
+    for outcome in outcomes:
+        state = "published" if outcome["published"] else "unchanged"
+        click.echo(f"checklist {outcome['slug']} v{outcome['version']}: {state}")
+
+
+@click.group("checklists")
+def checklists_group() -> None:
+    """Manage checklists."""
+
+
+@checklists_group.command("publish")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def publish_command(directory: Path | None) -> None:
+    """Publish a new immutable version of each checklist file that changed."""
+    from .checklists import publish_directory
+
+    try:
+        outcomes = publish_directory(
+            get_db(), directory or Path(current_app.config["CHECKLISTS_DIR"])
+        )
+    except FieldobsError as error:
+        _fail(error)
+    for outcome in outcomes:
+        state = "published" if outcome["published"] else "unchanged"
+        click.echo(f"{outcome['slug']} v{outcome['version']}: {state}")
+
+
+@click.group("users")
+def users_group() -> None:
+    """Manage users."""
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@click.option("--location", "locations", type=int, multiple=True, help="Location id (managers).")
+@click.option("--area", "areas", type=int, multiple=True, help="Area id (area leads).")
+@click.option("--display-name")
+@with_appcontext
+def create_user_command(
+    name: str,
+    role: str,
+    password: str,
+    locations: tuple[int, ...],
+    areas: tuple[int, ...],
+    display_name: str | None,
+) -> None:
+    """Create a user NAME with a role and scope."""
+    try:
+        user = create_user(
+            get_db(),
+            username=name,
+            password=password,
+            role=role,
+            display_name=display_name,
+            location_ids=locations,
+            area_ids=areas,
+        )
+    except FieldobsError as error:
+        _fail(error)
+    click.echo(f"created user {user['username']} (id {user['id']}, {user['role']})")
+
+
+@click.group("locations")
+def locations_group() -> None:
+    """Manage locations."""
+
+
+@locations_group.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@with_appcontext
+def import_locations_command(csv_file: click.utils.LazyFile) -> None:
+    """Import locations from CSV with columns name, area, timezone[, address, external_ref]."""
+    try:
+        counts = import_locations_csv(get_db(), csv_file.read())
+    except FieldobsError as error:
+        _fail(error)
+    click.echo(
+        f"imported: {counts['created']} created, {counts['updated']} updated,"
+        f" {counts['areas_created']} areas created"
+    )
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Only seed when there are no users yet.")
+@with_appcontext
+def demo_command(if_empty: bool) -> None:
+    """Seed a demo organisation and print how to sign in."""
+    from .demo import seed_demo
+
+    db = get_db()
+    if if_empty and db.execute("SELECT 1 FROM users LIMIT 1").fetchone():
+        click.echo("demo: users exist already, nothing seeded")
+        return
+    click.echo(seed_demo(db))
+
+
+def init_app(app: Flask) -> None:
+    """Register the project's commands on the app."""
+    for command in (
+        init_db_command,
+        checklists_group,
+        users_group,
+        locations_group,
+        demo_command,
+    ):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
+def cli() -> None:
+    """Manage and run the fieldobs service."""
+
+
+def main() -> None:
+    """Run the `fieldobs` command."""
+    cli()

@@ -1,0 +1,42 @@
+"""Default settings; the factory layers the instance file and FIELDOBS_* env vars on top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, Any] = {
+    # Where the SQLite database and the photos live.
+    "DATA_DIR": "./var",
+    # Signs sync cursors and keys shopper pseudonyms: set a long random value in production.
+    "SECRET_KEY": "dev-only-secret-change-me",
+    "CHECKLISTS_DIR": str(PROJECT_ROOT / "checklists"),
+    # Migrate and publish checklists when the app starts (off in tests that do it themselves).
+    "AUTO_INIT": True,
+    "TOKEN_TTL_HOURS": 24 * 30,
+    # FULL: an acknowledged visit survives power loss, not only a crash.
+    "SQLITE_SYNCHRONOUS": "FULL",
+    "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+    "PAGE_SIZE_DEFAULT": 50,
+    "PAGE_SIZE_MAX": 200,
+    "SYNC_BATCH_MAX": 100,
+    # A device clock this far from the server's is flagged, never trusted for ordering.
+    "CLOCK_SKEW_TOLERANCE_HOURS": 24,
+    "MAX_PHOTO_BYTES": 40 * 1024 * 1024,
+    "MAX_PHOTO_PIXELS": 50_000_000,
+    "ONE_SHOT_PHOTO_MAX_BYTES": 8 * 1024 * 1024,
+    "UPLOAD_EXPIRY_HOURS": 72,
+    "SCHEDULER_ENABLED": False,
+    "BACKUP_KEEP": 7,
+    "REASSIGN_COOLDOWN_DAYS": 90,
+    "WEBHOOK_TIMEOUT_SECONDS": 5,
+    "JSON_SORT_KEYS": False,
+    # flask-smorest / OpenAPI
+    "API_TITLE": "fieldobs",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}

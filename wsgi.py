@@ -1,0 +1,3 @@
+from fieldobs import create_app
+
+app = create_app()
