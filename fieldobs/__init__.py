@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, db
+from . import api, db, wiring
 from .config import DEFAULTS
 
 __all__ = ["create_app"]
@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.json.sort_keys = bool(app.config["JSON_SORT_KEYS"])  # type: ignore[attr-defined]
+    wiring.connect()
     db.init_app(app)
     api.init_app(app)
     from . import cli, lifecycle

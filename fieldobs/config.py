@@ -22,8 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE_DEFAULT": 50,
     "PAGE_SIZE_MAX": 200,
     "SYNC_BATCH_MAX": 100,
-    # A device clock this far from the server's is flagged, never trusted for ordering.
-    "CLOCK_SKEW_TOLERANCE_HOURS": 24,
+    # A device clock this far ahead of (or behind) the server's is flagged and not trusted.
+    "CLOCK_FUTURE_TOLERANCE_MINUTES": 10,
+    "CLOCK_PAST_TOLERANCE_DAYS": 60,
     "MAX_PHOTO_BYTES": 40 * 1024 * 1024,
     "MAX_PHOTO_PIXELS": 50_000_000,
     "ONE_SHOT_PHOTO_MAX_BYTES": 8 * 1024 * 1024,

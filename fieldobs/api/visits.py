@@ -1,0 +1,164 @@
+"""Visit push (single and batch), read-back and the pull feed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, current_app, jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..db import get_db, transaction
+from ..errors import FieldobsError, PayloadTooLarge
+from ..pull import pull_changes
+from ..scope import ALL_ROLES, Role
+from ..timeutil import parse_rfc3339
+from ..visit_schema import VisitSchema
+from ..visits import PushPolicy, get_visit, list_visits, push_loaded_visit, push_visit
+from .security import allow, current_principal
+
+blp = Blueprint(
+    "visits",
+    __name__,
+    url_prefix="/api/v1",
+    description="Offline-first visit sync: exactly-once push, read-back, incremental pull.",
+)
+
+PUSHERS = (Role.SHOPPER, Role.MANAGER, Role.AREA_LEAD, Role.ADMIN)
+STATUSES = ("awaiting_photos", "submitted", "released", "returned")
+
+
+def _policy() -> PushPolicy:
+    config = current_app.config
+    return PushPolicy(
+        future_tolerance=timedelta(minutes=float(config["CLOCK_FUTURE_TOLERANCE_MINUTES"])),
+        past_tolerance=timedelta(days=float(config["CLOCK_PAST_TOLERANCE_DAYS"])),
+    )
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+class PushAckSchema(Schema):
+    id = fields.String()
+    revision = fields.Integer()
+    status = fields.String()
+    score = fields.Float(allow_none=True)
+    sections = fields.List(fields.Dict())
+
+
+class BatchInSchema(Schema):
+    visits = fields.List(
+        fields.Raw(),
+        required=True,
+        metadata={"description": "Up to 100 visits, each shaped like the PUT body."},
+    )
+
+
+class BatchResultSchema(Schema):
+    id = fields.String(allow_none=True)
+    status = fields.Integer(metadata={"description": "The status PUT would have given."})
+    error = fields.Dict(metadata={"description": "The error body PUT would have given."})
+    visit = fields.Nested(PushAckSchema)
+
+
+class BatchOutSchema(Schema):
+    results = fields.List(fields.Nested(BatchResultSchema))
+
+
+class VisitQuerySchema(Schema):
+    location_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    since = fields.String(metadata={"description": "RFC 3339; visits changed at or after it"})
+    cursor = fields.String()
+    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
+
+
+class ChangesQuerySchema(Schema):
+    cursor = fields.String()
+    limit = fields.Integer(validate=validate.Range(min=1, max=1000), load_default=200)
+
+
+@blp.route("/visits/<visit_id>", methods=["PUT"])
+@allow(*PUSHERS)
+@blp.arguments(VisitSchema(), description="One visit, as made on the phone.")
+@blp.response(201, PushAckSchema, description="Stored for the first time.")
+@blp.alt_response(200, schema=PushAckSchema, description="A replay, or a correction accepted.")
+@blp.alt_response(409, description="Same id and revision with other content; nothing changed.")
+@blp.alt_response(422, description="Invalid: the fields say which.")
+def put_visit(visit: dict[str, Any], visit_id: str) -> Response:
+    """Push one visit; safe to repeat (a replay gets 200 and writes nothing)."""
+    db = get_db()
+    with transaction(db):
+        result = push_loaded_visit(
+            db, current_principal(), visit, policy=_policy(), url_id=visit_id
+        )
+    # The response leaves only after the commit above: an acknowledged visit is durable.
+    response = jsonify(result.visit)
+    response.status_code = result.status
+    return response
+
+
+@blp.route("/sync/visits", methods=["POST"])
+@allow(*PUSHERS)
+@blp.arguments(BatchInSchema)
+@blp.response(200, BatchOutSchema)
+def post_visits(batch: dict[str, Any]) -> dict[str, Any]:
+    """Push many visits in one round trip and one commit; one bad visit never fails the others."""
+    limit = int(current_app.config["SYNC_BATCH_MAX"])
+    if len(batch["visits"]) > limit:
+        raise PayloadTooLarge(
+            f"At most {limit} visits per batch.", fields={"visits": [f"at most {limit} items"]}
+        )
+    db, principal, policy = get_db(), current_principal(), _policy()
+    results = []
+    with transaction(db):
+        for raw in batch["visits"]:
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            try:
+                with db.atomic():  # a savepoint: a failing visit leaves no trace
+                    result = push_visit(db, principal, raw, policy=policy)
+                results.append({"id": result.id, "status": result.status, "visit": result.visit})
+            except FieldobsError as error:
+                results.append(
+                    {"id": raw_id, "status": error.status, "error": error.to_dict()["error"]}
+                )
+    return {"results": results}
+
+
+@blp.route("/visits/<visit_id>", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200)
+def get_one_visit(visit_id: str) -> dict[str, Any]:
+    """Return a visit with its scores, status and photo states."""
+    return get_visit(get_db(), current_principal(), visit_id, _secret())
+
+
+@blp.route("/visits", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.arguments(VisitQuerySchema, location="query")
+@blp.response(200)
+def get_visits(query: dict[str, Any]) -> dict[str, Any]:
+    """Return a page of visits in scope, oldest change first."""
+    if "since" in query:
+        try:
+            parse_rfc3339(query["since"])
+        except ValueError as error:
+            from ..errors import Invalid
+
+            raise Invalid("since is not a timestamp.", fields={"since": ["must be RFC 3339"]}) from error
+    return list_visits(get_db(), current_principal(), _secret(), **query)
+
+
+@blp.route("/sync/changes", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.arguments(ChangesQuerySchema, location="query")
+@blp.response(200)
+@blp.alt_response(410, description="Stale or foreign cursor: pull again without one.")
+def get_changes(query: dict[str, Any]) -> dict[str, Any]:
+    """Return what changed since the cursor (everything in scope without one)."""
+    return pull_changes(
+        get_db(), current_principal(), query.get("cursor"), query["limit"], _secret()
+    )

@@ -1,0 +1,81 @@
+"""The shape of a visit as phones push it (contract: "Visits (push)")."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from .timeutil import parse_rfc3339
+
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/heic", "image/heif", "image/webp", "image/avif")
+
+
+class PhoneUUID(fields.String):
+    """A UUID made on the phone, normalised to lowercase hyphenated form."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return str(uuid.UUID(text))
+        except ValueError as error:
+            raise ValidationError("must be a UUID") from error
+
+
+class Timestamp(fields.String):
+    """An RFC 3339 timestamp with an offset, kept exactly as sent."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parse_rfc3339(text)
+        except ValueError as error:
+            raise ValidationError("must be RFC 3339 with an offset, e.g. 2026-11-23T10:15:00Z") from error
+        return text
+
+
+class ChecklistRefSchema(Schema):
+    slug = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class AnswerSchema(Schema):
+    item = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    value = fields.Raw(allow_none=True)
+    na = fields.Boolean()
+    comment = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    photos = fields.List(PhoneUUID())
+
+
+class PhotoManifestSchema(Schema):
+    id = PhoneUUID(required=True)
+    sha256 = fields.String(
+        required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
+    )
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    content_type = fields.String(required=True, validate=validate.OneOf(PHOTO_TYPES))
+    item = fields.String(allow_none=True)
+
+
+class VisitSchema(Schema):
+    id = PhoneUUID(required=True)
+    revision = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    checklist = fields.Nested(ChecklistRefSchema, required=True)
+    location_id = fields.Integer(required=True, strict=True)
+    assignment_id = fields.Integer(strict=True, allow_none=True)
+    started_at = Timestamp(required=True)
+    finished_at = Timestamp(required=True)
+    answers = fields.List(fields.Nested(AnswerSchema), required=True)
+    photos = fields.List(fields.Nested(PhotoManifestSchema), load_default=list)
+    notes = fields.String(allow_none=True, validate=validate.Length(max=20_000))
+
+    @validates_schema
+    def _check_times_and_photos(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        started, finished = data.get("started_at"), data.get("finished_at")
+        if started and finished and parse_rfc3339(finished) < parse_rfc3339(started):
+            raise ValidationError("must not be before started_at", "finished_at")
+        ids = [photo["id"] for photo in data.get("photos", [])]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValidationError([f"photo id {i} is listed twice" for i in duplicates], "photos")

@@ -1,0 +1,451 @@
+"""Visits: exactly-once push from offline phones, corrections, scoped reading."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from marshmallow import ValidationError
+
+from . import events
+from .answers import validate_answers
+from .checklists import get_version
+from .db import Database, one, rows
+from .errors import BadRequest, Conflict, FieldobsError, Invalid, NotFound, flatten_messages
+from .scope import Principal, Role
+from .scoring import score_visit
+from .timeutil import parse_rfc3339, to_rfc3339, utcnow
+from .visit_schema import VisitSchema
+
+VISIT_SCHEMA = VisitSchema()
+
+# Which checklist kinds each role may submit.
+KINDS_BY_ROLE = {
+    Role.SHOPPER: {"mystery_shop"},
+    Role.MANAGER: {"walkthrough"},
+    Role.AREA_LEAD: {"walkthrough"},
+    Role.ADMIN: {"mystery_shop", "walkthrough"},
+}
+
+Flagger = Callable[[Database, Principal, dict[str, Any]], list[str]]
+_flaggers: list[Flagger] = []
+
+
+def add_flagger(flagger: Flagger) -> None:
+    """Register a check that flags (never rejects) a pushed visit, e.g. outside its window."""
+    if flagger not in _flaggers:
+        _flaggers.append(flagger)
+
+
+@dataclass(frozen=True)
+class PushPolicy:
+    """How far a device clock may be off before its times are flagged and not trusted."""
+
+    future_tolerance: timedelta = timedelta(minutes=10)
+    past_tolerance: timedelta = timedelta(days=60)
+    long_visit: timedelta = timedelta(hours=12)
+
+
+@dataclass
+class PushResult:
+    """The outcome of one pushed visit: the status PUT gives, and the visit or the error."""
+
+    id: str | None
+    status: int
+    visit: dict[str, Any] = field(default_factory=dict)
+    error: FieldobsError | None = None
+
+
+def canonical_json(data: Any) -> str:
+    """Serialise with sorted keys and no whitespace: equal content, equal text."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint(visit: dict[str, Any]) -> str:
+    """Return the sha256 of a loaded visit's canonical JSON."""
+    return hashlib.sha256(canonical_json(visit).encode()).hexdigest()
+
+
+def load_visit(raw: Any) -> dict[str, Any]:
+    """Validate a visit's shape; raise 422 naming each bad field."""
+    try:
+        data: dict[str, Any] = VISIT_SCHEMA.load(raw)
+    except ValidationError as error:
+        raise Invalid("The visit is invalid.", fields=flatten_messages(error.messages)) from error
+    return data
+
+
+def push_visit(
+    db: Database,
+    principal: Principal,
+    raw: Any,
+    *,
+    policy: PushPolicy,
+    url_id: str | None = None,
+) -> PushResult:
+    """Validate and store one pushed visit inside the caller's transaction."""
+    return push_loaded_visit(db, principal, load_visit(raw), policy=policy, url_id=url_id)
+
+
+def push_loaded_visit(
+    db: Database,
+    principal: Principal,
+    data: dict[str, Any],
+    *,
+    policy: PushPolicy,
+    url_id: str | None = None,
+) -> PushResult:
+    """Store one schema-valid visit inside the caller's transaction; never store it twice."""
+    if url_id is not None and url_id.lower() != data["id"]:
+        raise Invalid("The visit id differs from the URL.", fields={"id": ["must match the URL"]})
+    content_fingerprint = fingerprint(data)
+    stored = one(db.execute("SELECT * FROM visits WHERE id = ?", [data["id"]]))
+    if stored is None:
+        if data["revision"] != 1:
+            raise Invalid(
+                "A new visit starts at revision 1.", fields={"revision": ["must be 1 for a new visit"]}
+            )
+        return PushResult(data["id"], 201, _store(db, principal, data, content_fingerprint, None, policy))
+    return _push_existing(db, principal, data, content_fingerprint, stored, policy)
+
+
+def _push_existing(
+    db: Database,
+    principal: Principal,
+    data: dict[str, Any],
+    content_fingerprint: str,
+    stored: dict[str, Any],
+    policy: PushPolicy,
+) -> PushResult:
+    if stored["observer_id"] != principal.user_id:
+        raise Conflict("A visit with this id exists.", code="visit_exists")
+    if data["revision"] <= stored["revision"]:
+        earlier = db.execute(
+            "SELECT fingerprint FROM visit_revisions WHERE visit_id = ? AND revision = ?",
+            [data["id"], data["revision"]],
+        ).fetchone()
+        if earlier and earlier[0] == content_fingerprint:
+            # A late retry of something already stored: acknowledge, write nothing.
+            return PushResult(data["id"], 200, summary(stored))
+        raise Conflict(
+            f"Revision {data['revision']} of this visit was stored with other content.",
+            code="revision_conflict",
+            fields={"revision": [f"the server holds revision {stored['revision']}"]},
+        )
+    if data["revision"] == stored["revision"] + 1 and stored["status"] == "returned":
+        return PushResult(
+            data["id"], 200, _store(db, principal, data, content_fingerprint, stored, policy)
+        )
+    reason = (
+        "only a visit returned for correction takes a new revision"
+        if data["revision"] == stored["revision"] + 1
+        else f"the next revision would be {stored['revision'] + 1}"
+    )
+    raise Conflict(
+        f"Revision {data['revision']} cannot be accepted: {reason}.",
+        code="revision_conflict",
+        fields={"revision": [reason]},
+    )
+
+
+def _check_semantics(
+    db: Database, principal: Principal, data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    problems: dict[str, list[str]] = {}
+    ref = data["checklist"]
+    try:
+        checklist = get_version(db, ref["slug"], ref["version"])
+    except NotFound:
+        return {}, {"checklist": [f"no published version {ref['version']} of {ref['slug']!r}"]}
+    if checklist["kind"] not in KINDS_BY_ROLE[principal.role]:
+        problems["checklist"] = [f"a {principal.role} does not submit {checklist['kind']} checklists"]
+    location = db.execute(
+        "SELECT 1 FROM locations WHERE id = ? AND deleted_at IS NULL", [data["location_id"]]
+    ).fetchone()
+    if location is None or not principal.sees_location(data["location_id"]):
+        problems["location_id"] = ["no such location in your scope"]
+    photo_ids = {photo["id"] for photo in data["photos"]}
+    problems.update(validate_answers(checklist, data["answers"], photo_ids))
+    return checklist, problems
+
+
+def _clock(data: dict[str, Any], received: datetime, policy: PushPolicy) -> tuple[str, float, list[str]]:
+    started = parse_rfc3339(data["started_at"])
+    finished = parse_rfc3339(data["finished_at"])
+    skew = (finished - received).total_seconds()
+    flags = []
+    if skew > policy.future_tolerance.total_seconds():
+        flags.append("device_clock_ahead")
+    elif -skew > policy.past_tolerance.total_seconds():
+        flags.append("device_clock_behind")
+    if finished - started > policy.long_visit:
+        flags.append("long_visit")
+    # A clock that is wildly off is kept as data but never used to place the visit in time.
+    observed = received if flags and flags[0].startswith("device_clock") else finished
+    return to_rfc3339(observed), skew, flags
+
+
+def _store(
+    db: Database,
+    principal: Principal,
+    data: dict[str, Any],
+    content_fingerprint: str,
+    before: dict[str, Any] | None,
+    policy: PushPolicy,
+) -> dict[str, Any]:
+    checklist, problems = _check_semantics(db, principal, data)
+    if problems:
+        raise Invalid("The visit is invalid.", fields=problems)
+    received = utcnow()
+    now = to_rfc3339(received)
+    observed_at, skew, flags = _clock(data, received, policy)
+    for flagger in _flaggers:
+        flags.extend(flagger(db, principal, data))
+    result = score_visit(checklist, data["answers"])
+    body = canonical_json(data)
+    row = {
+        "id": data["id"],
+        "revision": data["revision"],
+        "fingerprint": content_fingerprint,
+        "observer_id": principal.user_id,
+        "location_id": data["location_id"],
+        "assignment_id": data.get("assignment_id"),
+        "checklist_slug": checklist["slug"],
+        "checklist_version": checklist["version"],
+        "kind": checklist["kind"],
+        "status": "awaiting_photos",
+        "started_at": data["started_at"],
+        "finished_at": data["finished_at"],
+        "observed_at": observed_at,
+        "received_at": before["received_at"] if before else now,
+        "updated_at": now,
+        "clock_skew_seconds": skew,
+        "flags": json.dumps(flags),
+        "body": body,
+        "score": result.score,
+        "section_scores": json.dumps([{"id": s.id, "score": s.score} for s in result.sections]),
+        "breakdown": json.dumps(result.to_dict()),
+        "submitted_at": None,
+        "released_at": None,
+    }
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    updates = ", ".join(f"{name} = excluded.{name}" for name in row if name != "id")
+    db.execute(
+        f"INSERT INTO visits ({columns}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}",
+        list(row.values()),
+    )
+    db.execute(
+        "INSERT INTO visit_revisions (visit_id, revision, fingerprint, body, received_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [data["id"], data["revision"], content_fingerprint, body, now],
+    )
+    db.execute("DELETE FROM visit_photos WHERE visit_id = ?", [data["id"]])
+    db.conn.executemany(
+        "INSERT INTO visit_photos (visit_id, photo_id, sha256, size, content_type, item)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (data["id"], p["id"], p["sha256"], p["size"], p["content_type"], p.get("item"))
+            for p in data["photos"]
+        ],
+    )
+    events.emit(db, events.VISIT_CHANGED, {"before": before, "after": dict(row)})
+    refresh_status(db, data["id"])
+    stored = one(db.execute("SELECT * FROM visits WHERE id = ?", [data["id"]]))
+    assert stored is not None
+    return summary(stored)
+
+
+def photo_states(db: Database, visit_id: str, observer_id: int) -> list[dict[str, Any]]:
+    """Return the manifest photos of a visit with their state: expected, received or rejected."""
+    manifest = rows(
+        db.execute(
+            "SELECT vp.photo_id AS id, vp.sha256, vp.size, vp.content_type, vp.item,"
+            " p.state, p.sha256 AS got_sha256, p.visit_id AS got_visit, p.uploader_id,"
+            " p.reason FROM visit_photos vp LEFT JOIN photos p ON p.id = vp.photo_id"
+            " WHERE vp.visit_id = ? ORDER BY vp.photo_id",
+            [visit_id],
+        )
+    )
+    states = []
+    for photo in manifest:
+        state, reason = _photo_state(photo, visit_id, observer_id)
+        entry = {k: photo[k] for k in ("id", "sha256", "size", "content_type", "item")}
+        entry["state"] = state
+        if reason:
+            entry["reason"] = reason
+        states.append(entry)
+    return states
+
+
+def _photo_state(photo: dict[str, Any], visit_id: str, observer_id: int) -> tuple[str, str | None]:
+    if photo["state"] is None:
+        return "expected", None
+    if photo["state"] == "rejected":
+        return "rejected", photo["reason"]
+    if photo["got_visit"] != visit_id or photo["uploader_id"] != observer_id:
+        return "rejected", "the photo was uploaded for another visit or by another user"
+    if photo["got_sha256"] != photo["sha256"]:
+        return "rejected", "the uploaded bytes differ from the visit's manifest (sha256)"
+    return "received", None
+
+
+def refresh_status(db: Database, visit_id: str) -> None:
+    """Move a visit from awaiting_photos to submitted once every manifest photo is received."""
+    visit = one(db.execute("SELECT * FROM visits WHERE id = ?", [visit_id]))
+    if visit is None or visit["status"] != "awaiting_photos":
+        return
+    states = photo_states(db, visit_id, visit["observer_id"])
+    if any(photo["state"] != "received" for photo in states):
+        return
+    now = to_rfc3339(utcnow())
+    db.execute(
+        "UPDATE visits SET status = 'submitted', submitted_at = ?, updated_at = ? WHERE id = ?",
+        [now, now, visit_id],
+    )
+    after = {**visit, "status": "submitted", "submitted_at": now, "updated_at": now}
+    events.emit(db, events.VISIT_CHANGED, {"before": visit, "after": after})
+    events.emit(db, events.VISIT_SUBMITTED, {"visit": after})
+
+
+def summary(row: dict[str, Any]) -> dict[str, Any]:
+    """Return what a push acknowledges: id, revision, status and scores."""
+    return {
+        "id": row["id"],
+        "revision": row["revision"],
+        "status": row["status"],
+        "score": _rounded(row["score"]),
+        "sections": _sections(row),
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _sections(row: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"id": s["id"], "score": _rounded(s["score"])} for s in json.loads(row["section_scores"])
+    ]
+
+
+# Reading -------------------------------------------------------------------------------
+
+
+def visibility_clause(principal: Principal) -> tuple[str, list[object]]:
+    """Return the SQL condition on `visits` that keeps what the caller may see."""
+    if principal.role is Role.ADMIN:
+        return "1", []
+    if principal.role is Role.SHOPPER:
+        return "visits.observer_id = ?", [principal.user_id]
+    clause, params = principal.location_clause("visits.location_id")
+    # Store-side staff see a mystery shop only once it is released.
+    return f"({clause}) AND (visits.kind = 'walkthrough' OR visits.status = 'released')", params
+
+
+def find_visible(db: Database, principal: Principal, visit_id: str) -> dict[str, Any]:
+    """Return a visit row the caller may see, or 404 (never revealing that it exists)."""
+    clause, params = visibility_clause(principal)
+    visit = one(
+        db.execute(f"SELECT * FROM visits WHERE id = ? AND {clause}", [visit_id.lower(), *params])
+    )
+    if visit is None:
+        raise NotFound("No such visit.")
+    return visit
+
+
+Presenter = Callable[[Database, Principal, dict[str, Any]], dict[str, Any]]
+
+
+def present(db: Database, principal: Principal, visit: dict[str, Any], secret: str) -> dict[str, Any]:
+    """Return the API representation of a visit for this caller."""
+    from .anonymity import present_for
+
+    body = json.loads(visit["body"])
+    body.update(
+        {
+            "revision": visit["revision"],
+            "status": visit["status"],
+            "kind": visit["kind"],
+            "score": _rounded(visit["score"]),
+            "sections": _sections(visit),
+            "photos": photo_states(db, visit["id"], visit["observer_id"]),
+            "received_at": visit["received_at"],
+            "updated_at": visit["updated_at"],
+            "observed_at": visit["observed_at"],
+            "submitted_at": visit["submitted_at"],
+            "released_at": visit["released_at"],
+            "flags": json.loads(visit["flags"]),
+            "breakdown": json.loads(visit["breakdown"]),
+        }
+    )
+    return present_for(db, principal, visit, body, secret)
+
+
+def get_visit(db: Database, principal: Principal, visit_id: str, secret: str) -> dict[str, Any]:
+    """Return one visit in the caller's scope."""
+    return present(db, principal, find_visible(db, principal, visit_id), secret)
+
+
+def _encode_cursor(updated_at: str, visit_id: str) -> str:
+    raw = json.dumps([updated_at, visit_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        updated_at, visit_id = json.loads(base64.urlsafe_b64decode(padded))
+        return str(updated_at), str(visit_id)
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise BadRequest("The cursor is not one this server made.", fields={"cursor": ["malformed"]}) from error
+
+
+def list_visits(
+    db: Database,
+    principal: Principal,
+    secret: str,
+    *,
+    location_id: int | None = None,
+    status: str | None = None,
+    since: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Return a page of visits in scope, oldest change first, with a cursor for the next."""
+    clause, params = visibility_clause(principal)
+    conditions, values = [clause], list(params)
+    if location_id is not None:
+        conditions.append("visits.location_id = ?")
+        values.append(location_id)
+    if status is not None:
+        conditions.append("visits.status = ?")
+        values.append(status)
+    if since is not None:
+        conditions.append("visits.updated_at >= ?")
+        values.append(to_rfc3339(parse_rfc3339(since)))
+    if cursor:
+        after_updated, after_id = _decode_cursor(cursor)
+        conditions.append("(visits.updated_at, visits.id) > (?, ?)")
+        values.extend([after_updated, after_id])
+    page = rows(
+        db.execute(
+            f"SELECT * FROM visits WHERE {' AND '.join(conditions)}"
+            " ORDER BY visits.updated_at, visits.id LIMIT ?",
+            [*values, limit + 1],
+        )
+    )
+    has_more = len(page) > limit
+    page = page[:limit]
+    next_cursor = _encode_cursor(page[-1]["updated_at"], page[-1]["id"]) if page else cursor
+    return {
+        "visits": [present(db, principal, visit, secret) for visit in page],
+        "cursor": next_cursor,
+        "has_more": has_more,
+    }
