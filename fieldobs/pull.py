@@ -33,6 +33,9 @@ class Feed:
 
 _feeds: dict[str, Feed] = {}
 
+# The contract's keys are always present, even before anything of their kind exists.
+CONTRACT_KEYS = ("checklists", "locations", "assignments")
+
 
 def register_feed(entity: str, response_key: str, loader: Loader) -> None:
     """Add an entity kind to the pull feed."""
@@ -163,6 +166,9 @@ def pull_changes(
         items, deleted = feed.loader(db, principal, keys) if keys else ([], [])
         response[feed.response_key] = items
         response["deleted"][feed.response_key] = deleted
+    for key in CONTRACT_KEYS:
+        response.setdefault(key, [])
+        response["deleted"].setdefault(key, [])
     last_seq = changed[-1]["seq"] if changed else after
     response["cursor"] = make_cursor(db, principal, last_seq, secret)
     return response

@@ -48,15 +48,19 @@ SEED_USERS: dict[str, tuple[str, dict[str, list[str]]]] = {
 
 
 def make_app(data_dir: Path, **overrides: Any) -> Flask:
-    """Create an app on a data directory with test settings."""
-    return create_app({"DATA_DIR": str(data_dir), "TESTING": True, **overrides})
+    """Create an app on a data directory with test settings.
+
+    Copies of the template are migrated and published already, so start-up work is skipped.
+    """
+    settings = {"DATA_DIR": str(data_dir), "TESTING": True, "AUTO_INIT": False}
+    return create_app({**settings, **overrides})
 
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Org]:
     """Seed one database per test session; tests get copies (scrypt is slow by design)."""
     data_dir = tmp_path_factory.mktemp("template")
-    app = make_app(data_dir)
+    app = make_app(data_dir, AUTO_INIT=True)
     org = Org()
     with app.app_context():
         db = get_db()
