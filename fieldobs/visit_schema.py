@@ -40,14 +40,6 @@ class ChecklistRefSchema(Schema):
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
-class AnswerSchema(Schema):
-    item = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    value = fields.Raw(allow_none=True)
-    na = fields.Boolean()
-    comment = fields.String(allow_none=True, validate=validate.Length(max=5000))
-    photos = fields.List(PhoneUUID())
-
-
 class PhotoManifestSchema(Schema):
     id = PhoneUUID(required=True)
     sha256 = fields.String(
@@ -66,7 +58,14 @@ class VisitSchema(Schema):
     assignment_id = fields.Integer(strict=True, allow_none=True)
     started_at = Timestamp(required=True)
     finished_at = Timestamp(required=True)
-    answers = fields.List(fields.Nested(AnswerSchema), required=True)
+    # Each answer's keys and value are checked against the checklist item it names
+    # (fieldobs/answers.py), which knows the item's type; a nested schema here would only
+    # repeat that work on the hot path.
+    answers = fields.List(
+        fields.Raw(),
+        required=True,
+        metadata={"description": 'Each {"item", "value", "na"?, "comment"?, "photos"?: [photo_id]}'},
+    )
     photos = fields.List(fields.Nested(PhotoManifestSchema), load_default=list)
     notes = fields.String(allow_none=True, validate=validate.Length(max=20_000))
 

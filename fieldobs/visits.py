@@ -19,7 +19,7 @@ from .checklists import get_version
 from .db import Database, one, rows
 from .errors import BadRequest, Conflict, FieldobsError, Invalid, NotFound, flatten_messages
 from .scope import Principal, Role
-from .scoring import score_visit
+from .scoring import VisitScore, score_visit
 from .timeutil import parse_rfc3339, to_rfc3339, utcnow
 from .visit_schema import VisitSchema
 
@@ -81,6 +81,45 @@ def load_visit(raw: Any) -> dict[str, Any]:
     return data
 
 
+@dataclass
+class PreparedVisit:
+    """A schema-valid visit with the work done that needs no write lock."""
+
+    data: dict[str, Any]
+    body: str
+    fingerprint: str
+    checklist: dict[str, Any] | None = None
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    score: VisitScore | None = None
+
+
+def prepare_visit(
+    db: Database, principal: Principal, data: dict[str, Any], *, url_id: str | None = None
+) -> PreparedVisit:
+    """Fingerprint, validate against its checklist and score a visit, outside any transaction.
+
+    Validation and scoring are pure CPU: done here, several workers do them in parallel
+    and the write lock is held only for the short store that follows.
+    """
+    if url_id is not None and url_id.lower() != data["id"]:
+        raise Invalid("The visit id differs from the URL.", fields={"id": ["must match the URL"]})
+    body = canonical_json(data)
+    prepared = PreparedVisit(data, body, hashlib.sha256(body.encode()).hexdigest())
+    known = db.execute(
+        "SELECT fingerprint FROM visits WHERE id = ? AND revision = ?", [data["id"], data["revision"]]
+    ).fetchone()
+    if known is None or known[0] != prepared.fingerprint:
+        _validate_and_score(db, principal, prepared)
+    # A likely replay skips that work; commit_visit re-checks under the lock and does it if needed.
+    return prepared
+
+
+def _validate_and_score(db: Database, principal: Principal, prepared: PreparedVisit) -> None:
+    prepared.checklist, prepared.problems = _check_semantics(db, principal, prepared.data)
+    if not prepared.problems:
+        prepared.score = score_visit(prepared.checklist, prepared.data["answers"])
+
+
 def push_visit(
     db: Database,
     principal: Principal,
@@ -90,39 +129,33 @@ def push_visit(
     url_id: str | None = None,
 ) -> PushResult:
     """Validate and store one pushed visit inside the caller's transaction."""
-    return push_loaded_visit(db, principal, load_visit(raw), policy=policy, url_id=url_id)
+    prepared = prepare_visit(db, principal, load_visit(raw), url_id=url_id)
+    return commit_visit(db, principal, prepared, policy=policy)
 
 
-def push_loaded_visit(
-    db: Database,
-    principal: Principal,
-    data: dict[str, Any],
-    *,
-    policy: PushPolicy,
-    url_id: str | None = None,
+def commit_visit(
+    db: Database, principal: Principal, prepared: PreparedVisit, *, policy: PushPolicy
 ) -> PushResult:
-    """Store one schema-valid visit inside the caller's transaction; never store it twice."""
-    if url_id is not None and url_id.lower() != data["id"]:
-        raise Invalid("The visit id differs from the URL.", fields={"id": ["must match the URL"]})
-    content_fingerprint = fingerprint(data)
+    """Store a prepared visit inside the caller's write transaction; never store it twice."""
+    data = prepared.data
     stored = one(db.execute("SELECT * FROM visits WHERE id = ?", [data["id"]]))
     if stored is None:
         if data["revision"] != 1:
             raise Invalid(
                 "A new visit starts at revision 1.", fields={"revision": ["must be 1 for a new visit"]}
             )
-        return PushResult(data["id"], 201, _store(db, principal, data, content_fingerprint, None, policy))
-    return _push_existing(db, principal, data, content_fingerprint, stored, policy)
+        return PushResult(data["id"], 201, _store(db, principal, prepared, None, policy))
+    return _push_existing(db, principal, prepared, stored, policy)
 
 
 def _push_existing(
     db: Database,
     principal: Principal,
-    data: dict[str, Any],
-    content_fingerprint: str,
+    prepared: PreparedVisit,
     stored: dict[str, Any],
     policy: PushPolicy,
 ) -> PushResult:
+    data = prepared.data
     if stored["observer_id"] != principal.user_id:
         raise Conflict("A visit with this id exists.", code="visit_exists")
     if data["revision"] <= stored["revision"]:
@@ -130,7 +163,7 @@ def _push_existing(
             "SELECT fingerprint FROM visit_revisions WHERE visit_id = ? AND revision = ?",
             [data["id"], data["revision"]],
         ).fetchone()
-        if earlier and earlier[0] == content_fingerprint:
+        if earlier and earlier[0] == prepared.fingerprint:
             # A late retry of something already stored: acknowledge, write nothing.
             return PushResult(data["id"], 200, summary(stored))
         raise Conflict(
@@ -139,9 +172,7 @@ def _push_existing(
             fields={"revision": [f"the server holds revision {stored['revision']}"]},
         )
     if data["revision"] == stored["revision"] + 1 and stored["status"] == "returned":
-        return PushResult(
-            data["id"], 200, _store(db, principal, data, content_fingerprint, stored, policy)
-        )
+        return PushResult(data["id"], 200, _store(db, principal, prepared, stored, policy))
     reason = (
         "only a visit returned for correction takes a new revision"
         if data["revision"] == stored["revision"] + 1
@@ -194,21 +225,23 @@ def _clock(data: dict[str, Any], received: datetime, policy: PushPolicy) -> tupl
 def _store(
     db: Database,
     principal: Principal,
-    data: dict[str, Any],
-    content_fingerprint: str,
+    prepared: PreparedVisit,
     before: dict[str, Any] | None,
     policy: PushPolicy,
 ) -> dict[str, Any]:
-    checklist, problems = _check_semantics(db, principal, data)
-    if problems:
-        raise Invalid("The visit is invalid.", fields=problems)
+    if prepared.checklist is None and not prepared.problems:
+        _validate_and_score(db, principal, prepared)
+    if prepared.problems:
+        raise Invalid("The visit is invalid.", fields=prepared.problems)
+    assert prepared.checklist is not None and prepared.score is not None
+    data, checklist, result = prepared.data, prepared.checklist, prepared.score
+    content_fingerprint = prepared.fingerprint
     received = utcnow()
     now = to_rfc3339(received)
     observed_at, skew, flags = _clock(data, received, policy)
     for flagger in _flaggers:
         flags.extend(flagger(db, principal, data))
-    result = score_visit(checklist, data["answers"])
-    body = canonical_json(data)
+    body = prepared.body
     row = {
         "id": data["id"],
         "revision": data["revision"],
@@ -219,7 +252,7 @@ def _store(
         "checklist_slug": checklist["slug"],
         "checklist_version": checklist["version"],
         "kind": checklist["kind"],
-        "status": "awaiting_photos",
+        "status": "awaiting_photos" if data["photos"] else "submitted",
         "started_at": data["started_at"],
         "finished_at": data["finished_at"],
         "observed_at": observed_at,
@@ -231,7 +264,7 @@ def _store(
         "score": result.score,
         "section_scores": json.dumps([{"id": s.id, "score": s.score} for s in result.sections]),
         "breakdown": json.dumps(result.to_dict()),
-        "submitted_at": None,
+        "submitted_at": None if data["photos"] else now,
         "released_at": None,
     }
     columns = ", ".join(row)
@@ -246,7 +279,8 @@ def _store(
         " VALUES (?, ?, ?, ?, ?)",
         [data["id"], data["revision"], content_fingerprint, body, now],
     )
-    db.execute("DELETE FROM visit_photos WHERE visit_id = ?", [data["id"]])
+    if before is not None:
+        db.execute("DELETE FROM visit_photos WHERE visit_id = ?", [data["id"]])
     db.conn.executemany(
         "INSERT INTO visit_photos (visit_id, photo_id, sha256, size, content_type, item)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -256,10 +290,13 @@ def _store(
         ],
     )
     events.emit(db, events.VISIT_CHANGED, {"before": before, "after": dict(row)})
-    refresh_status(db, data["id"])
-    stored = one(db.execute("SELECT * FROM visits WHERE id = ?", [data["id"]]))
-    assert stored is not None
-    return summary(stored)
+    if row["status"] == "submitted":
+        events.emit(db, events.VISIT_SUBMITTED, {"visit": dict(row)})
+        return summary(row)
+    # Photos may have arrived before their visit: the manifest may be complete already.
+    if refresh_status(db, data["id"]):
+        row.update(status="submitted")
+    return summary(row)
 
 
 def photo_states(db: Database, visit_id: str, observer_id: int) -> list[dict[str, Any]]:
@@ -296,14 +333,14 @@ def _photo_state(photo: dict[str, Any], visit_id: str, observer_id: int) -> tupl
     return "received", None
 
 
-def refresh_status(db: Database, visit_id: str) -> None:
+def refresh_status(db: Database, visit_id: str) -> bool:
     """Move a visit from awaiting_photos to submitted once every manifest photo is received."""
     visit = one(db.execute("SELECT * FROM visits WHERE id = ?", [visit_id]))
     if visit is None or visit["status"] != "awaiting_photos":
-        return
+        return False
     states = photo_states(db, visit_id, visit["observer_id"])
     if any(photo["state"] != "received" for photo in states):
-        return
+        return False
     now = to_rfc3339(utcnow())
     db.execute(
         "UPDATE visits SET status = 'submitted', submitted_at = ?, updated_at = ? WHERE id = ?",
@@ -312,6 +349,7 @@ def refresh_status(db: Database, visit_id: str) -> None:
     after = {**visit, "status": "submitted", "submitted_at": now, "updated_at": now}
     events.emit(db, events.VISIT_CHANGED, {"before": visit, "after": after})
     events.emit(db, events.VISIT_SUBMITTED, {"visit": after})
+    return True
 
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,15 @@ from ..pull import pull_changes
 from ..scope import ALL_ROLES, Role
 from ..timeutil import parse_rfc3339
 from ..visit_schema import VisitSchema
-from ..visits import PushPolicy, get_visit, list_visits, push_loaded_visit, push_visit
+from ..visits import (
+    PreparedVisit,
+    PushPolicy,
+    commit_visit,
+    get_visit,
+    list_visits,
+    load_visit,
+    prepare_visit,
+)
 from .security import allow, current_principal
 
 blp = Blueprint(
@@ -90,11 +98,10 @@ class ChangesQuerySchema(Schema):
 @blp.alt_response(422, description="Invalid: the fields say which.")
 def put_visit(visit: dict[str, Any], visit_id: str) -> Response:
     """Push one visit; safe to repeat (a replay gets 200 and writes nothing)."""
-    db = get_db()
+    db, principal = get_db(), current_principal()
+    prepared = prepare_visit(db, principal, visit, url_id=visit_id)
     with transaction(db):
-        result = push_loaded_visit(
-            db, current_principal(), visit, policy=_policy(), url_id=visit_id
-        )
+        result = commit_visit(db, principal, prepared, policy=_policy())
     # The response leaves only after the commit above: an acknowledged visit is durable.
     response = jsonify(result.visit)
     response.status_code = result.status
@@ -113,19 +120,27 @@ def post_visits(batch: dict[str, Any]) -> dict[str, Any]:
             f"At most {limit} visits per batch.", fields={"visits": [f"at most {limit} items"]}
         )
     db, principal, policy = get_db(), current_principal(), _policy()
-    results = []
+    results: list[dict[str, Any] | None] = [None] * len(batch["visits"])
+    prepared: list[tuple[int, PreparedVisit]] = []
+    for index, raw in enumerate(batch["visits"]):
+        try:
+            prepared.append((index, prepare_visit(db, principal, load_visit(raw))))
+        except FieldobsError as error:
+            results[index] = _failure(raw, error)
     with transaction(db):
-        for raw in batch["visits"]:
-            raw_id = raw.get("id") if isinstance(raw, dict) else None
+        for index, visit in prepared:
             try:
                 with db.atomic():  # a savepoint: a failing visit leaves no trace
-                    result = push_visit(db, principal, raw, policy=policy)
-                results.append({"id": result.id, "status": result.status, "visit": result.visit})
+                    result = commit_visit(db, principal, visit, policy=policy)
+                results[index] = {"id": result.id, "status": result.status, "visit": result.visit}
             except FieldobsError as error:
-                results.append(
-                    {"id": raw_id, "status": error.status, "error": error.to_dict()["error"]}
-                )
+                results[index] = _failure(visit.data, error)
     return {"results": results}
+
+
+def _failure(raw: Any, error: FieldobsError) -> dict[str, Any]:
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
+    return {"id": raw_id, "status": error.status, "error": error.to_dict()["error"]}
 
 
 @blp.route("/visits/<visit_id>", methods=["GET"])

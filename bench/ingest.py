@@ -1,0 +1,216 @@
+"""Visit ingest: PUT vs batch through a real server, against raw sqlite3 executemany.
+
+Run: .venv/bin/python bench/ingest.py [--visits N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PASSWORD = "bench-password"
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(*args: str, env: dict[str, str]) -> None:
+    """Run a fieldobs CLI command."""
+    subprocess.run([str(BIN / "fieldobs"), *args], env=env, cwd=REPO, check=True, capture_output=True)
+
+
+class Client:
+    """A keep-alive JSON client."""
+
+    def __init__(self, port: int, token: str = "") -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.token = token
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Send one request and return status and JSON."""
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = self.conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+
+
+def answers_for(checklist: dict[str, Any]) -> list[dict[str, Any]]:
+    """Answer every value item of a checklist."""
+    values = {"yes_no": True, "text": "fine", "duration": 20, "number": 1}
+    answers = []
+    for section in checklist["sections"]:
+        for item in section["items"]:
+            if item["type"] == "photo":
+                continue
+            value = values.get(item["type"])
+            if item["type"] == "scale":
+                value = item["max"]
+            if item["type"] == "choice":
+                value = item["options"][0]["id"]
+            answers.append({"item": item["id"], "value": value})
+    return answers
+
+
+def make_visits(checklist: dict[str, Any], location_id: int, count: int) -> list[dict[str, Any]]:
+    """Return `count` distinct valid visits."""
+    answers = answers_for(checklist)
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "revision": 1,
+            "checklist": {"slug": checklist["slug"], "version": checklist["version"]},
+            "location_id": location_id,
+            "started_at": "2026-11-20T10:00:00Z",
+            "finished_at": "2026-11-20T10:20:00Z",
+            "answers": answers,
+            "photos": [],
+        }
+        for _ in range(count)
+    ]
+
+
+def parallel(jobs: list[Any], worker: Any, threads: int) -> float:
+    """Run jobs over threads; return elapsed seconds."""
+    chunks = [jobs[i::threads] for i in range(threads)]
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return time.perf_counter() - start
+
+
+def raw_limit(data_dir: Path, visits: list[dict[str, Any]]) -> float:
+    """Insert the same rows with raw sqlite3 executemany in one transaction; return visits/s."""
+    target = data_dir / "raw.db"
+    shutil.copy(data_dir / "fieldobs.db", target)
+    conn = sqlite3.connect(target, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    start = time.perf_counter()
+    bodies = [json.dumps(v, sort_keys=True, separators=(",", ":")) for v in visits]
+    visit_rows = [
+        (v["id"], 1, "f", 1, v["location_id"], "mystery-shop", 1, "mystery_shop", "submitted",
+         v["started_at"], v["finished_at"], v["finished_at"], "2026-11-20T10:30:00Z",
+         "2026-11-20T10:30:00Z", body, 100.0, "[]", "{}")
+        for v, body in zip(visits, bodies, strict=True)
+    ]
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO visits (id, revision, fingerprint, observer_id, location_id, checklist_slug,"
+        " checklist_version, kind, status, started_at, finished_at, observed_at, received_at,"
+        " updated_at, body, score, section_scores, breakdown) VALUES"
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        visit_rows,
+    )
+    conn.executemany(
+        "INSERT INTO visit_revisions (visit_id, revision, fingerprint, body, received_at)"
+        " VALUES (?, 1, 'f', ?, '2026-11-20T10:30:00Z')",
+        [(v["id"], body) for v, body in zip(visits, bodies, strict=True)],
+    )
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return len(visits) / elapsed
+
+
+def db_bytes(data_dir: Path) -> int:
+    """Return the size of the database and its WAL."""
+    return sum(p.stat().st_size for p in data_dir.glob("fieldobs.db*"))
+
+
+def main() -> None:
+    """Run the benchmark and print figures and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--put-visits", type=int, default=1500)
+    parser.add_argument("--batch-visits", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="fieldobs-bench-"))
+    env = {**os.environ, "FIELDOBS_DATA_DIR": str(data_dir)}
+    run("init-db", env=env)
+    run("demo", env=env)
+    run("users", "create", "bench", "--role", "shopper", "--password", PASSWORD, env=env)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-w", str(args.workers), "-k", "gthread", "--threads", "4",
+         "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        for _ in range(200):
+            try:
+                if Client(port).call("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        _, login = Client(port).call("POST", "/api/v1/auth/token", {"username": "bench", "password": PASSWORD})
+        token = login["token"]
+        checklist = Client(port, token).call("GET", "/api/v1/checklists/mystery-shop")[1]
+        put_visits = make_visits(checklist, 1, args.put_visits)
+        batch_visits = make_visits(checklist, 2, args.batch_visits)
+        batches = [batch_visits[i : i + 100] for i in range(0, len(batch_visits), 100)]
+
+        def put_worker(chunk: list[dict[str, Any]]) -> None:
+            client = Client(port, token)
+            for visit in chunk:
+                status, _ = client.call("PUT", f"/api/v1/visits/{visit['id']}", visit)
+                assert status == 201, status
+
+        def batch_worker(chunk: list[list[dict[str, Any]]]) -> None:
+            client = Client(port, token)
+            for batch in chunk:
+                status, body = client.call("POST", "/api/v1/sync/visits", {"visits": batch})
+                assert status == 200 and all(r["status"] in (200, 201) for r in body["results"]), body
+
+        put_rate = len(put_visits) / parallel(put_visits, put_worker, args.threads)
+        batch_rate = len(batch_visits) / parallel(batches, batch_worker, args.threads)
+        size_before = db_bytes(data_dir)
+        replay_rate = len(batch_visits) / parallel(batches, batch_worker, args.threads)
+        replay_growth = db_bytes(data_dir) - size_before
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    limit = raw_limit(data_dir, make_visits(checklist, 3, args.batch_visits))
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+    answers = len(answers_for(checklist))
+    print(f"fieldobs ingest benchmark: {answers} answers per visit, synchronous=FULL, WAL, "
+          f"gunicorn {args.workers} gthread workers, {args.threads} client threads, 2 cores shared")
+    print(f"  raw sqlite3 executemany, one transaction (the limit): {limit:10,.0f} visits/s")
+    print(f"  PUT /api/v1/visits/<id>, one visit per request:       {put_rate:10,.0f} visits/s"
+          f"  ({put_rate / limit:6.1%} of the limit)")
+    print(f"  POST /api/v1/sync/visits, 100 per request:            {batch_rate:10,.0f} visits/s"
+          f"  ({batch_rate / limit:6.1%} of the limit; target >= 25%)")
+    print(f"  replayed batches (all 200):                           {replay_rate:10,.0f} visits/s"
+          f"  (database grew by {replay_growth} bytes: a replay writes nothing)")
+    print(f"  batch / PUT: {batch_rate / put_rate:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
