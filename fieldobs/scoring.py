@@ -1,0 +1,267 @@
+"""The scoring engine: pure functions from (checklist definition, answers) to explained scores.
+
+Rules (documented with a worked example in `checklists/README.md`):
+- An item's fraction is in 0..1; it earns fraction x weight out of weight points.
+- N/A answers, blank answers and unscored items are not applicable: they add to neither the
+  points earned nor the points possible.
+- An applicable item has failed when its fraction is exactly 0. A failed critical item zeroes
+  every item of its section, or of the whole visit when `critical_zeroes = "visit"`.
+- Section score = 100 x earned / possible, None when nothing in it is applicable.
+- Visit score = mean of the section scores weighted by section weight, skipping None sections;
+  None when no section has a score. Scores are not rounded here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fieldobs.answers import answer_state
+from fieldobs.checklist_format import is_scored
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    """How one item contributed to the score, and why."""
+
+    item: str
+    section: str
+    applicable: bool
+    earned: float
+    possible: float
+    failed: bool
+    critical: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class SectionScore:
+    """One section's score; `critical_failed` when one of its critical items failed."""
+
+    id: str
+    score: float | None
+    earned: float
+    possible: float
+    critical_failed: bool
+
+
+@dataclass(frozen=True)
+class VisitScore:
+    """The visit's score with its sections, its items and its failed critical items."""
+
+    score: float | None
+    sections: list[SectionScore]
+    items: list[ItemScore]
+    critical_failures: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        # Shallow per level: dataclasses.asdict deep-copies every value, 2 ms a visit.
+        return {
+            "score": self.score,
+            "sections": [_shallow(section) for section in self.sections],
+            "items": [_shallow(item) for item in self.items],
+            "critical_failures": list(self.critical_failures),
+        }
+
+
+def _shallow(instance: Any) -> dict[str, Any]:
+    return dict(vars(instance))
+
+
+# --- presentation helpers -------------------------------------------------------------------
+
+
+def _num(value: float) -> str:
+    """Format a number briefly: at most two decimals, no trailing zeros."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _points(value: float) -> str:
+    """Format a count of points with the right noun."""
+    return f"{_num(value)} point{'' if value == 1 else 's'}"
+
+
+# --- fractions per item type ----------------------------------------------------------------
+
+
+def threshold_fraction(value: float, target: float, limit: float) -> float:
+    """Return 1 at or beyond target, 0 at or beyond limit, linear between (either direction)."""
+    if target < limit:  # lower is better
+        if value <= target:
+            return 1.0
+        if value >= limit:
+            return 0.0
+        return (limit - value) / (limit - target)
+    if value >= target:  # higher is better
+        return 1.0
+    if value <= limit:
+        return 0.0
+    return (value - limit) / (target - limit)
+
+
+def _yes_no(_item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+    """Score yes as full marks, no as nothing."""
+    return (1.0, "answered yes") if value else (0.0, "answered no")
+
+
+def _scale(item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+    """Score a rating linearly from min (nothing) to max (full marks)."""
+    low, high = item["min"], item["max"]
+    label = item.get("labels", {}).get(str(value))
+    named = f" ('{label}')" if label else ""
+    return (value - low) / (high - low), f"rated {value}{named} on {low}–{high}"
+
+
+def _choice(item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+    """Score a choice by its option's score; an option without a score is informational."""
+    option = next(option for option in item["options"] if option["id"] == value)
+    if option.get("score") is None:
+        return None, f"chose '{option['label']}' (informational)"
+    return float(option["score"]), f"chose '{option['label']}' (worth {_num(option['score'])})"
+
+
+def _duration(item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+    """Score seconds against the target (full marks) and limit (nothing)."""
+    target, limit = item["target"], item["limit"]
+    fraction = threshold_fraction(value, target, limit)
+    return fraction, f"took {_num(value)} s: {_num(target)} s target, {_num(limit)} s limit"
+
+
+def _number(item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+    """Score a number against its thresholds; without them it is informational."""
+    unit = f" {item['unit']}" if item.get("unit") else ""
+    target, limit = item.get("target"), item.get("limit")
+    if target is None or limit is None:
+        return None, f"recorded {_num(value)}{unit}"
+    fraction = threshold_fraction(value, target, limit)
+    return fraction, f"recorded {_num(value)}{unit}: target {_num(target)}, limit {_num(limit)}"
+
+
+def _text(_item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+    """Never score text."""
+    return None, f"wrote {len(value)} characters"
+
+
+def _photo(_item: Mapping[str, Any], _value: Any) -> tuple[float | None, str]:
+    """Never score photo evidence."""
+    return None, "photo evidence"
+
+
+FRACTIONS = {
+    "yes_no": _yes_no,
+    "scale": _scale,
+    "choice": _choice,
+    "duration": _duration,
+    "number": _number,
+    "text": _text,
+    "photo": _photo,
+}
+
+
+# --- items, sections, visit -----------------------------------------------------------------
+
+
+def _not_applicable(item: Mapping[str, Any], section_id: str, reason: str) -> ItemScore:
+    """Build the score of an item that counts for nothing."""
+    return ItemScore(
+        item=item["id"],
+        section=section_id,
+        applicable=False,
+        earned=0.0,
+        possible=0.0,
+        failed=False,
+        critical=bool(item["critical"]),
+        reason=reason,
+    )
+
+
+def score_item(
+    item: Mapping[str, Any], section_id: str, answer: Mapping[str, Any] | None
+) -> ItemScore:
+    """Score one item on its own answer (before any critical failure zeroes it)."""
+    state = answer_state(item, answer)
+    if state == "na":
+        return _not_applicable(item, section_id, "not applicable")
+    if state == "blank":
+        reason = "not answered" if item["required"] else "not answered (optional)"
+        return _not_applicable(item, section_id, reason)
+    assert answer is not None  # answer_state says "answered"
+    fraction, described = FRACTIONS[item["type"]](item, answer.get("value"))
+    if fraction is None or not is_scored(item):
+        return _not_applicable(item, section_id, f"{described}, not scored")
+    fraction = min(1.0, max(0.0, fraction))
+    weight = float(item["weight"])
+    earned = fraction * weight
+    share = f"{_num(fraction)} × {_num(weight)} = " if 0 < fraction < 1 else ""
+    return ItemScore(
+        item=item["id"],
+        section=section_id,
+        applicable=True,
+        earned=earned,
+        possible=weight,
+        failed=fraction == 0,
+        critical=bool(item["critical"]),
+        reason=f"{described} → {share}{_num(earned)} of {_points(weight)}",
+    )
+
+
+def _zero(score: ItemScore, failures: list[str], scope: str) -> ItemScore:
+    """Zero an applicable item because of critical failures, saying which and why."""
+    if not score.applicable:
+        return score
+    if score.item in failures:
+        reason = f"{score.reason}; critical failure zeroes {scope}"
+    else:
+        names = ", ".join(f"'{failure}'" for failure in failures)
+        reason = f"{score.reason}; zeroed: critical failure of {names} zeroes {scope}"
+    return dataclasses.replace(score, earned=0.0, reason=reason)
+
+
+def _section_score(section_id: str, items: list[ItemScore], critical_failed: bool) -> SectionScore:
+    """Sum a section's applicable items into its 0–100 score."""
+    earned = sum((score.earned for score in items if score.applicable), 0.0)
+    possible = sum((score.possible for score in items if score.applicable), 0.0)
+    # earned <= possible item by item, so earned / possible <= 1 even in floating point.
+    score = 100.0 * (earned / possible) if possible > 0 else None
+    return SectionScore(section_id, score, earned, possible, critical_failed)
+
+
+def _visit_mean(definition: Mapping[str, Any], sections: list[SectionScore]) -> float | None:
+    """Average the scored sections, weighted by section weight."""
+    weights = {section["id"]: float(section["weight"]) for section in definition["sections"]}
+    scored = [(weights[s.id], s.score) for s in sections if s.score is not None]
+    total = sum(weight for weight, _ in scored)
+    if not scored or total <= 0:
+        return None
+    mean = sum(weight * score for weight, score in scored) / total
+    # Rounding in the weighted sum can overshoot by an ulp; the contract promises 0–100.
+    return min(100.0, max(0.0, mean))
+
+
+def score_visit(definition: Mapping[str, Any], answers: Sequence[Mapping[str, Any]]) -> VisitScore:
+    """Score a visit's (already validated) answers against its checklist definition."""
+    by_item = {answer["item"]: answer for answer in answers}
+    per_section: list[tuple[str, list[ItemScore]]] = [
+        (
+            section["id"],
+            [score_item(item, section["id"], by_item.get(item["id"])) for item in section["items"]],
+        )
+        for section in definition["sections"]
+    ]
+    failures = [s.item for _, items in per_section for s in items if s.critical and s.failed]
+    whole_visit = definition.get("critical_zeroes", "section") == "visit"
+    sections: list[SectionScore] = []
+    all_items: list[ItemScore] = []
+    for section_id, items in per_section:
+        own = [s.item for s in items if s.critical and s.failed]
+        zeroing = failures if whole_visit else own
+        if zeroing:
+            scope = "the visit" if whole_visit else f"section '{section_id}'"
+            items = [_zero(score, zeroing, scope) for score in items]
+        sections.append(_section_score(section_id, items, bool(own)))
+        all_items.extend(items)
+    return VisitScore(_visit_mean(definition, sections), sections, all_items, failures)
