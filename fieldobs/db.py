@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import sqlite3
 import threading
@@ -19,7 +21,12 @@ from .timeutil import now_rfc3339
 if TYPE_CHECKING:
     from flask import Flask
 
-Database = sqlite_utils.Database
+
+
+class Database(sqlite_utils.Database):
+    """A sqlite-utils database that knows the lock file queueing its writers."""
+
+    write_lock: int | None = None
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -51,13 +58,18 @@ class Storage:
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        return Database(conn)
+        db = Database(conn)
+        # One descriptor per connection: flock excludes descriptors, across threads and processes.
+        db.write_lock = os.open(f"{self.path}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        return db
 
     def close_thread_connection(self) -> None:
         """Close this thread's connection (tests and shutdown)."""
         db: Database | None = getattr(self._local, "db", None)
         if db is not None:
             db.close()
+            if db.write_lock is not None:
+                os.close(db.write_lock)
             self._local.db = None
 
 
@@ -83,16 +95,25 @@ def transaction(db: Database) -> Iterator[Database]:
         with db.atomic():
             yield db
         return
-    # IMMEDIATE takes the write lock up front, so a read-then-write block cannot fail
-    # half-way with SQLITE_BUSY when another connection wrote in between.
-    conn.execute("BEGIN IMMEDIATE")
+    # Writers queue on a file lock first: the kernel wakes the next one the moment the lock
+    # is free, where SQLite's busy handler would sleep in steps of up to 100 ms.
+    lock = getattr(db, "write_lock", None)
+    if lock is not None:
+        fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        yield db
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        # IMMEDIATE takes the write lock up front, so a read-then-write block cannot fail
+        # half-way with SQLITE_BUSY when another connection wrote in between.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _release_connection(_exc: BaseException | None) -> None:

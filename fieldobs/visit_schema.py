@@ -35,6 +35,11 @@ class Timestamp(fields.String):
         return text
 
 
+def _must_be_list(value: Any) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("must be a list of answers")
+
+
 class ChecklistRefSchema(Schema):
     slug = fields.String(required=True, validate=validate.Length(min=1, max=100))
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
@@ -61,10 +66,14 @@ class VisitSchema(Schema):
     # Each answer's keys and value are checked against the checklist item it names
     # (fieldobs/answers.py), which knows the item's type; a nested schema here would only
     # repeat that work on the hot path.
-    answers = fields.List(
-        fields.Raw(),
+    answers = fields.Raw(
         required=True,
-        metadata={"description": 'Each {"item", "value", "na"?, "comment"?, "photos"?: [photo_id]}'},
+        validate=_must_be_list,
+        metadata={
+            "type": "array",
+            "items": {"type": "object"},
+            "description": 'Each {"item", "value", "na"?, "comment"?, "photos"?: [photo_id]}',
+        },
     )
     photos = fields.List(fields.Nested(PhotoManifestSchema), load_default=list)
     notes = fields.String(allow_none=True, validate=validate.Length(max=20_000))

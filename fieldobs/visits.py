@@ -91,6 +91,8 @@ class PreparedVisit:
     checklist: dict[str, Any] | None = None
     problems: dict[str, list[str]] = field(default_factory=dict)
     score: VisitScore | None = None
+    section_scores_json: str = "[]"
+    breakdown_json: str = "{}"
 
 
 def prepare_visit(
@@ -117,7 +119,12 @@ def prepare_visit(
 def _validate_and_score(db: Database, principal: Principal, prepared: PreparedVisit) -> None:
     prepared.checklist, prepared.problems = _check_semantics(db, principal, prepared.data)
     if not prepared.problems:
-        prepared.score = score_visit(prepared.checklist, prepared.data["answers"])
+        score = score_visit(prepared.checklist, prepared.data["answers"])
+        prepared.score = score
+        prepared.section_scores_json = json.dumps(
+            [{"id": s.id, "score": s.score} for s in score.sections]
+        )
+        prepared.breakdown_json = json.dumps(score.to_dict())
 
 
 def push_visit(
@@ -262,8 +269,8 @@ def _store(
         "flags": json.dumps(flags),
         "body": body,
         "score": result.score,
-        "section_scores": json.dumps([{"id": s.id, "score": s.score} for s in result.sections]),
-        "breakdown": json.dumps(result.to_dict()),
+        "section_scores": prepared.section_scores_json,
+        "breakdown": prepared.breakdown_json,
         "submitted_at": None if data["photos"] else now,
         "released_at": None,
     }
