@@ -36,7 +36,9 @@ def free_port() -> int:
 
 def run(*args: str, env: dict[str, str]) -> None:
     """Run a fieldobs CLI command."""
-    subprocess.run([str(BIN / "fieldobs"), *args], env=env, cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "fieldobs"), *args], env=env, cwd=REPO, check=True, capture_output=True
+    )
 
 
 class Client:
@@ -120,7 +122,8 @@ def raw_limit(data_dir: Path, location_id: int) -> float:
     ).fetchall()
     conn.execute("BEGIN")
     conn.execute(
-        "DELETE FROM visit_revisions WHERE visit_id IN (SELECT id FROM visits WHERE location_id = ?)",
+        "DELETE FROM visit_revisions"
+        " WHERE visit_id IN (SELECT id FROM visits WHERE location_id = ?)",
         [location_id],
     )
     conn.execute("DELETE FROM visits WHERE location_id = ?", [location_id])
@@ -159,9 +162,23 @@ def main() -> None:
     run("users", "create", "bench", "--role", "shopper", "--password", PASSWORD, env=env)
     port = free_port()
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", str(args.workers), "-k", "gthread", "--threads", "4",
-         "-b", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(BIN / "gunicorn"),
+            "-w",
+            str(args.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{port}",
+            "wsgi:app",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         for _ in range(200):
@@ -170,7 +187,9 @@ def main() -> None:
                     break
             except OSError:
                 time.sleep(0.05)
-        _, login = Client(port).call("POST", "/api/v1/auth/token", {"username": "bench", "password": PASSWORD})
+        _, login = Client(port).call(
+            "POST", "/api/v1/auth/token", {"username": "bench", "password": PASSWORD}
+        )
         token = login["token"]
         checklist = Client(port, token).call("GET", "/api/v1/checklists/mystery-shop")[1]
         put_visits = make_visits(checklist, 1, args.put_visits)
@@ -192,7 +211,8 @@ def main() -> None:
             client = Client(port, token)
             for batch in chunk:
                 status, body = client.call("POST", "/api/v1/sync/visits", batch)
-                assert status == 200 and all(r["status"] in (200, 201) for r in body["results"]), body
+                assert status == 200, body
+                assert all(r["status"] in (200, 201) for r in body["results"]), body
 
         put_rate = len(put_visits) / parallel(put_bodies, put_worker, args.threads)
         batch_rate = len(batch_visits) / parallel(batches, batch_worker, args.threads)
@@ -206,16 +226,26 @@ def main() -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
 
     answers = len(answers_for(checklist))
-    print(f"fieldobs ingest benchmark: {answers} answers per visit, synchronous=FULL, WAL, "
-          f"gunicorn {args.workers} gthread workers, {args.threads} client threads, 2 cores shared")
-    print(f"  raw sqlite3 executemany of the same rows, one transaction (the limit):"
-          f" {limit:,.0f} visits/s")
-    print(f"  PUT /api/v1/visits/<id>, one visit per request:       {put_rate:10,.0f} visits/s"
-          f"  ({put_rate / limit:6.1%} of the limit)")
-    print(f"  POST /api/v1/sync/visits, 100 per request:            {batch_rate:10,.0f} visits/s"
-          f"  ({batch_rate / limit:6.1%} of the limit; target >= 25%)")
-    print(f"  replayed batches (all 200):                           {replay_rate:10,.0f} visits/s"
-          f"  (database grew by {replay_growth} bytes: a replay writes nothing)")
+    print(
+        f"fieldobs ingest benchmark: {answers} answers per visit, synchronous=FULL, WAL, "
+        f"gunicorn {args.workers} gthread workers, {args.threads} client threads, 2 cores shared"
+    )
+    print(
+        f"  raw sqlite3 executemany of the same rows, one transaction (the limit):"
+        f" {limit:,.0f} visits/s"
+    )
+    print(
+        f"  PUT /api/v1/visits/<id>, one visit per request:       {put_rate:10,.0f} visits/s"
+        f"  ({put_rate / limit:6.1%} of the limit)"
+    )
+    print(
+        f"  POST /api/v1/sync/visits, 100 per request:            {batch_rate:10,.0f} visits/s"
+        f"  ({batch_rate / limit:6.1%} of the limit; target >= 25%)"
+    )
+    print(
+        f"  replayed batches (all 200):                           {replay_rate:10,.0f} visits/s"
+        f"  (database grew by {replay_growth} bytes: a replay writes nothing)"
+    )
     print(f"  batch / PUT: {batch_rate / put_rate:.1f}x")
 
 

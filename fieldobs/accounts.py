@@ -76,7 +76,9 @@ def create_user(
     return get_user(db, int(user_id or 0))
 
 
-def _require_existing(db: Database, table: str, ids: list[int] | tuple[int, ...], field: str) -> None:
+def _require_existing(
+    db: Database, table: str, ids: list[int] | tuple[int, ...], field: str
+) -> None:
     wanted = sorted(set(ids))
     if not wanted:
         return
@@ -99,12 +101,14 @@ def get_user(db: Database, user_id: int) -> dict[str, Any]:
     if user is None:
         raise NotFound("No such user.")
     user["location_ids"] = [
-        r[0] for r in db.execute(
+        r[0]
+        for r in db.execute(
             "SELECT location_id FROM user_locations WHERE user_id = ? ORDER BY 1", [user_id]
         )
     ]
     user["area_ids"] = [
-        r[0] for r in db.execute(
+        r[0]
+        for r in db.execute(
             "SELECT area_id FROM user_areas WHERE user_id = ? ORDER BY 1", [user_id]
         )
     ]

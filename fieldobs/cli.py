@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 from flask import Flask, current_app
@@ -107,7 +108,7 @@ def locations_group() -> None:
 @locations_group.command("import")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @with_appcontext
-def import_locations_command(csv_file: click.utils.LazyFile) -> None:
+def import_locations_command(csv_file: TextIO) -> None:
     """Import locations from CSV with columns name, area, timezone[, address, external_ref]."""
     try:
         counts = import_locations_csv(get_db(), csv_file.read())

@@ -29,6 +29,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PHOTO_PIXELS": 50_000_000,
     "ONE_SHOT_PHOTO_MAX_BYTES": 8 * 1024 * 1024,
     "UPLOAD_EXPIRY_HOURS": 72,
+    # Served photos are scaled to this long side; 0 keeps them at full size.
+    "PHOTO_MAX_SIDE": 0,
+    # How long a browser may reuse a photo it fetched (its bytes never change).
+    "PHOTO_CACHE_SECONDS": 86_400,
+    # A photo whose visit never arrived is deleted this long after it was received.
+    "UNCLAIMED_PHOTO_DAYS": 30,
+    # An expired upload answers 410 (not 404) for this long, then its record is deleted.
+    "UPLOAD_TOMBSTONE_DAYS": 30,
     "SCHEDULER_ENABLED": False,
     "BACKUP_KEEP": 7,
     "REASSIGN_COOLDOWN_DAYS": 90,

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
     from flask import Flask
 
 
-
 class Database(sqlite_utils.Database):
     """A sqlite-utils database that knows the lock file queueing its writers."""
 
     write_lock: int | None = None
+
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 

@@ -6,7 +6,7 @@ from .accounts import create_user
 from .db import Database
 from .orgs import create_area, create_location
 
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 -- printed for the demo on purpose
 
 DEMO_AREAS = {
     "North": [
@@ -33,20 +33,27 @@ def seed_demo(db: Database) -> str:
                 db, {"name": name, "area_id": area_ids[area_name], "timezone": timezone}
             )
             location_ids.append(location["id"])
-    users = [
+    users: list[tuple[str, str, dict[str, list[int]]]] = [
         ("admin", "admin", {}),
         ("lead.north", "area_lead", {"area_ids": [area_ids["North"]]}),
         ("manager.leeds", "manager", {"location_ids": [location_ids[0]]}),
         ("shopper", "shopper", {}),
     ]
     for username, role, grants in users:
-        create_user(db, username=username, password=DEMO_PASSWORD, role=role, **grants)
+        create_user(
+            db,
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            location_ids=grants.get("location_ids", []),
+            area_ids=grants.get("area_ids", []),
+        )
     lines = [
         "Demo organisation seeded: 2 areas, 6 locations, one user per role.",
         f"Every demo user's password is {DEMO_PASSWORD!r}:",
         *(f"  {username:15} {role}" for username, role, _ in users),
         "Sign in:  curl -s -X POST http://127.0.0.1:5000/api/v1/auth/token"
         " -H 'Content-Type: application/json'"
-        f" -d '{{\"username\": \"admin\", \"password\": \"{DEMO_PASSWORD}\"}}'",
+        f' -d \'{{"username": "admin", "password": "{DEMO_PASSWORD}"}}\'',
     ]
     return "\n".join(lines)

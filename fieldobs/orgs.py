@@ -60,16 +60,19 @@ def get_area(db: Database, area_id: int, principal: Principal | None = None) -> 
 def list_areas(db: Database, principal: Principal) -> list[dict[str, Any]]:
     """Return the areas in the caller's scope."""
     clause, params = principal.area_clause("id")
-    return rows(db.execute(f"SELECT id, name, created_at FROM areas WHERE {clause} ORDER BY name", params))
+    return rows(
+        db.execute(f"SELECT id, name, created_at FROM areas WHERE {clause} ORDER BY name", params)
+    )
 
 
 def _location_problems(db: Database, data: dict[str, Any]) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     if "timezone" in data and (problem := check_timezone(data["timezone"])):
         problems["timezone"] = [problem]
-    if "area_id" in data and not db.execute(
-        "SELECT 1 FROM areas WHERE id = ?", [data["area_id"]]
-    ).fetchone():
+    if (
+        "area_id" in data
+        and not db.execute("SELECT 1 FROM areas WHERE id = ?", [data["area_id"]]).fetchone()
+    ):
         problems["area_id"] = [f"no such area: {data['area_id']}"]
     return problems
 
@@ -202,9 +205,7 @@ def import_locations_csv(db: Database, text: str) -> dict[str, int]:
             problems[f"line {line_number}"] = line_problems
         parsed.append(record)
     if problems:
-        raise Invalid(
-            f"{len(problems)} row(s) are invalid; nothing was imported.", fields=problems
-        )
+        raise Invalid(f"{len(problems)} row(s) are invalid; nothing was imported.", fields=problems)
     counts = {"created": 0, "updated": 0, "areas_created": 0}
     with transaction(db):
         areas = {r["name"]: r["id"] for r in rows(db.execute("SELECT id, name FROM areas"))}
@@ -236,8 +237,14 @@ def import_locations_csv(db: Database, text: str) -> dict[str, int]:
                 db.execute(
                     "UPDATE locations SET name = ?, area_id = ?, timezone = ?, address = ?,"
                     " deleted_at = NULL, updated_at = ? WHERE id = ?",
-                    [data["name"], data["area_id"], data["timezone"], data["address"],
-                     now_rfc3339(), existing[0]],
+                    [
+                        data["name"],
+                        data["area_id"],
+                        data["timezone"],
+                        data["address"],
+                        now_rfc3339(),
+                        existing[0],
+                    ],
                 )
                 record_changes(db, "location", [existing[0]])
                 counts["updated"] += 1

@@ -1,4 +1,4 @@
-"""Review before release: an admin releases a submitted mystery shop or returns it for correction."""
+"""Review before release: release a submitted mystery shop, or return it for correction."""
 
 from __future__ import annotations
 
@@ -40,9 +40,7 @@ def return_visit(db: Database, visit_id: str, note: str | None = None) -> dict[s
     """Return a visit to its observer for correction (in a transaction)."""
     visit = _load(db, visit_id)
     if visit["status"] not in ("submitted", "released", "awaiting_photos"):
-        raise Conflict(
-            f"This visit is already {visit['status']}.", code="not_returnable"
-        )
+        raise Conflict(f"This visit is already {visit['status']}.", code="not_returnable")
     now = now_rfc3339()
     db.execute(
         "UPDATE visits SET status = 'returned', released_at = NULL, updated_at = ? WHERE id = ?",

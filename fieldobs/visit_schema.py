@@ -31,7 +31,9 @@ class Timestamp(fields.String):
         try:
             parse_rfc3339(text)
         except ValueError as error:
-            raise ValidationError("must be RFC 3339 with an offset, e.g. 2026-11-23T10:15:00Z") from error
+            raise ValidationError(
+                "must be RFC 3339 with an offset, e.g. 2026-11-23T10:15:00Z"
+            ) from error
         return text
 
 
@@ -48,7 +50,8 @@ class ChecklistRefSchema(Schema):
 class PhotoManifestSchema(Schema):
     id = PhoneUUID(required=True)
     sha256 = fields.String(
-        required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits"),
     )
     size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     content_type = fields.String(required=True, validate=validate.OneOf(PHOTO_TYPES))

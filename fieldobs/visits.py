@@ -108,7 +108,8 @@ def prepare_visit(
     body = canonical_json(data)
     prepared = PreparedVisit(data, body, hashlib.sha256(body.encode()).hexdigest())
     known = db.execute(
-        "SELECT fingerprint FROM visits WHERE id = ? AND revision = ?", [data["id"], data["revision"]]
+        "SELECT fingerprint FROM visits WHERE id = ? AND revision = ?",
+        [data["id"], data["revision"]],
     ).fetchone()
     if known is None or known[0] != prepared.fingerprint:
         _validate_and_score(db, principal, prepared)
@@ -149,7 +150,8 @@ def commit_visit(
     if stored is None:
         if data["revision"] != 1:
             raise Invalid(
-                "A new visit starts at revision 1.", fields={"revision": ["must be 1 for a new visit"]}
+                "A new visit starts at revision 1.",
+                fields={"revision": ["must be 1 for a new visit"]},
             )
         return PushResult(data["id"], 201, _store(db, principal, prepared, None, policy))
     return _push_existing(db, principal, prepared, stored, policy)
@@ -202,7 +204,9 @@ def _check_semantics(
     except NotFound:
         return {}, {"checklist": [f"no published version {ref['version']} of {ref['slug']!r}"]}
     if checklist["kind"] not in KINDS_BY_ROLE[principal.role]:
-        problems["checklist"] = [f"a {principal.role} does not submit {checklist['kind']} checklists"]
+        problems["checklist"] = [
+            f"a {principal.role} does not submit {checklist['kind']} checklists"
+        ]
     location = db.execute(
         "SELECT 1 FROM locations WHERE id = ? AND deleted_at IS NULL", [data["location_id"]]
     ).fetchone()
@@ -213,7 +217,9 @@ def _check_semantics(
     return checklist, problems
 
 
-def _clock(data: dict[str, Any], received: datetime, policy: PushPolicy) -> tuple[str, float, list[str]]:
+def _clock(
+    data: dict[str, Any], received: datetime, policy: PushPolicy
+) -> tuple[str, float, list[str]]:
     started = parse_rfc3339(data["started_at"])
     finished = parse_rfc3339(data["finished_at"])
     skew = (finished - received).total_seconds()
@@ -240,7 +246,8 @@ def _store(
         _validate_and_score(db, principal, prepared)
     if prepared.problems:
         raise Invalid("The visit is invalid.", fields=prepared.problems)
-    assert prepared.checklist is not None and prepared.score is not None
+    assert prepared.checklist is not None
+    assert prepared.score is not None
     data, checklist, result = prepared.data, prepared.checklist, prepared.score
     content_fingerprint = prepared.fingerprint
     received = utcnow()
@@ -408,7 +415,9 @@ def find_visible(db: Database, principal: Principal, visit_id: str) -> dict[str,
 Presenter = Callable[[Database, Principal, dict[str, Any]], dict[str, Any]]
 
 
-def present(db: Database, principal: Principal, visit: dict[str, Any], secret: str) -> dict[str, Any]:
+def present(
+    db: Database, principal: Principal, visit: dict[str, Any], secret: str
+) -> dict[str, Any]:
     """Return the API representation of a visit for this caller."""
     from .anonymity import present_for
 
@@ -449,7 +458,9 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         updated_at, visit_id = json.loads(base64.urlsafe_b64decode(padded))
         return str(updated_at), str(visit_id)
     except (ValueError, TypeError, binascii.Error) as error:
-        raise BadRequest("The cursor is not one this server made.", fields={"cursor": ["malformed"]}) from error
+        raise BadRequest(
+            "The cursor is not one this server made.", fields={"cursor": ["malformed"]}
+        ) from error
 
 
 def list_visits(

@@ -107,7 +107,9 @@ class FaultProxy:
             response = _exchange(self.upstream, request)
         if action == "drop_response":
             # The server committed and answered; the phone never hears of it.
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
             return
         conn.sendall(response)
 

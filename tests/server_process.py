@@ -51,9 +51,12 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 [
                     str(GUNICORN),
-                    "--workers", str(self.workers),
-                    "--bind", f"127.0.0.1:{self.port}",
-                    "--graceful-timeout", "1",
+                    "--workers",
+                    str(self.workers),
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--graceful-timeout",
+                    "1",
                     "wsgi:app",
                 ],
                 cwd=REPO,

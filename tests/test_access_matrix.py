@@ -50,7 +50,12 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ),
     ("GET", "/api/v1/locations/{leeds}", None, expect(200, manager_south=404)),
     ("GET", "/api/v1/locations/{york}", None, expect(200, manager=404, manager_south=404)),
-    ("GET", "/api/v1/locations/{dublin}", None, expect(200, lead=404, manager=404, manager_south=404)),
+    (
+        "GET",
+        "/api/v1/locations/{dublin}",
+        None,
+        expect(200, lead=404, manager=404, manager_south=404),
+    ),
     ("PATCH", "/api/v1/locations/{york}", {"name": "York Minster"}, ADMIN_ONLY_200),
     ("DELETE", "/api/v1/locations/{dublin}", None, expect(403, admin=204)),
     ("GET", "/api/v1/users", None, ADMIN_ONLY_200),

@@ -17,7 +17,12 @@ def test_token_for_right_password(client: FlaskClient) -> None:
     body = response.get_json()
     assert body["role"] == "admin"
     assert body["token"].startswith("fo_")
-    assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {body['token']}"}).status_code == 200
+    assert (
+        client.get(
+            "/api/v1/users", headers={"Authorization": f"Bearer {body['token']}"}
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
@@ -76,7 +81,9 @@ def test_expired_token_is_refused(client: FlaskClient, org: Org, data_dir: Path)
 def test_disabled_user_loses_access(client: FlaskClient, org: Org) -> None:
     client.delete(f"/api/v1/users/{org.users['shopper2']}", headers=org.auth("admin"))
     assert client.get("/api/v1/areas", headers=org.auth("shopper2")).status_code == 401
-    response = client.post("/api/v1/auth/token", json={"username": "shopper2", "password": PASSWORD})
+    response = client.post(
+        "/api/v1/auth/token", json={"username": "shopper2", "password": PASSWORD}
+    )
     assert response.status_code == 401
 
 

@@ -63,11 +63,13 @@ def test_reverting_a_file_publishes_again_as_a_new_version(app: Flask, checklist
 
 def test_broken_file_publishes_nothing(app: Flask, checklist_dir: Path) -> None:
     (checklist_dir / "mystery-shop.toml").write_text(
-        (checklist_dir / "mystery-shop.toml").read_text().replace('title = "Mystery shop"', 'title = "X"')
+        (checklist_dir / "mystery-shop.toml")
+        .read_text()
+        .replace('title = "Mystery shop"', 'title = "X"')
     )
     (checklist_dir / "broken.toml").write_text('slug = "broken"\ntitle = 3\n')
     before = _versions(app)
-    with app.app_context(), pytest.raises(Exception, match="broken.toml"):
+    with app.app_context(), pytest.raises(Exception, match=r"broken\.toml"):
         publish_directory(get_db(), checklist_dir)
     assert _versions(app) == before
 
@@ -100,7 +102,9 @@ def test_checklist_carries_the_contract_fields(client: FlaskClient, org: Org) ->
     assert by_slug["mystery-shop"]["kind"] == "mystery_shop"
     assert by_slug["back-to-the-floor"]["kind"] == "walkthrough"
     item = by_slug["mystery-shop"]["sections"][0]["items"][0]
-    assert {"id", "prompt", "type", "weight", "critical", "allow_na", "photo", "required"} <= set(item)
+    assert {"id", "prompt", "type", "weight", "critical", "allow_na", "photo", "required"} <= set(
+        item
+    )
     assert by_slug["mystery-shop"]["version"] == 1
 
 

@@ -33,21 +33,38 @@ def test_users_create_with_scope(fresh_app: Flask) -> None:
     runner = fresh_app.test_cli_runner()
     runner.invoke(args=["demo"])
     result = runner.invoke(
-        args=["users", "create", "mgr2", "--role", "manager", "--password", "long password", "--location", "2"]
+        args=[
+            "users",
+            "create",
+            "mgr2",
+            "--role",
+            "manager",
+            "--password",
+            "long password",
+            "--location",
+            "2",
+        ]
     )
     assert result.exit_code == 0, result.output
     with fresh_app.app_context():
-        row = get_db().execute(
-            "SELECT location_id FROM user_locations JOIN users ON users.id = user_id"
-            " WHERE username = 'mgr2'"
-        ).fetchall()
+        row = (
+            get_db()
+            .execute(
+                "SELECT location_id FROM user_locations JOIN users ON users.id = user_id"
+                " WHERE username = 'mgr2'"
+            )
+            .fetchall()
+        )
     assert [r[0] for r in row] == [2]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--role", "manager", "--password", "long password"], "a manager needs at least one location"),
+        (
+            ["--role", "manager", "--password", "long password"],
+            "a manager needs at least one location",
+        ),
         (["--role", "shopper", "--password", "short"], "at least 8 characters"),
         (["--role", "area_lead", "--password", "long password", "--area", "99"], "no such id: 99"),
     ],
@@ -84,8 +101,12 @@ def test_demo_seeds_once(fresh_app: Flask) -> None:
 def test_checklists_publish_names_a_broken_file(fresh_app: Flask, tmp_path: Path) -> None:
     broken = tmp_path / "lists"
     broken.mkdir()
-    (broken / "bad.toml").write_text('slug = "bad"\ntitle = "Bad"\nkind = "nonsense"\nsections = []\n')
-    result = fresh_app.test_cli_runner().invoke(args=["checklists", "publish", "--dir", str(broken)])
+    (broken / "bad.toml").write_text(
+        'slug = "bad"\ntitle = "Bad"\nkind = "nonsense"\nsections = []\n'
+    )
+    result = fresh_app.test_cli_runner().invoke(
+        args=["checklists", "publish", "--dir", str(broken)]
+    )
     assert result.exit_code == 1
     assert "bad.toml" in result.output
     assert "kind" in result.output
@@ -94,7 +115,13 @@ def test_checklists_publish_names_a_broken_file(fresh_app: Flask, tmp_path: Path
 def test_console_script_is_a_flask_group(tmp_path: Path) -> None:
     env = {**os.environ, "FIELDOBS_DATA_DIR": str(tmp_path / "cli")}
     result = subprocess.run(
-        [str(FIELDOBS), "routes"], capture_output=True, text=True, env=env, cwd=REPO, timeout=60, check=False
+        [str(FIELDOBS), "routes"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "/api/v1/visits/<visit_id>" in result.stdout

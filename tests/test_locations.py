@@ -46,7 +46,9 @@ def test_duplicate_area_name_is_409(client: FlaskClient, org: Org) -> None:
         ("shopper", {"leeds", "york", "brighton", "dublin"}),
     ],
 )
-def test_location_list_is_scoped(client: FlaskClient, org: Org, user: str, expected: set[str]) -> None:
+def test_location_list_is_scoped(
+    client: FlaskClient, org: Org, user: str, expected: set[str]
+) -> None:
     body = client.get("/api/v1/locations", headers=org.auth(user)).get_json()
     by_id = {v: k for k, v in org.locations.items()}
     assert {by_id[loc["id"]] for loc in body["locations"]} == expected
@@ -54,9 +56,17 @@ def test_location_list_is_scoped(client: FlaskClient, org: Org, user: str, expec
 
 def test_retired_location_disappears_but_keeps_history(client: FlaskClient, org: Org) -> None:
     admin = org.auth("admin")
-    assert client.delete(f"/api/v1/locations/{org.locations['york']}", headers=admin).status_code == 204
-    assert client.get(f"/api/v1/locations/{org.locations['york']}", headers=admin).status_code == 404
-    names = [loc["name"] for loc in client.get("/api/v1/locations", headers=admin).get_json()["locations"]]
+    assert (
+        client.delete(f"/api/v1/locations/{org.locations['york']}", headers=admin).status_code
+        == 204
+    )
+    assert (
+        client.get(f"/api/v1/locations/{org.locations['york']}", headers=admin).status_code == 404
+    )
+    names = [
+        loc["name"]
+        for loc in client.get("/api/v1/locations", headers=admin).get_json()["locations"]
+    ]
     assert "York" not in names
 
 
@@ -70,7 +80,11 @@ def test_csv_import_creates_locations_and_areas(app: Flask) -> None:
     with app.app_context():
         counts = import_locations_csv(get_db(), GOOD_CSV)
         again = import_locations_csv(get_db(), GOOD_CSV.replace("1 King St", "2 King St"))
-        address = get_db().execute("SELECT address FROM locations WHERE external_ref = 'S-100'").fetchone()
+        address = (
+            get_db()
+            .execute("SELECT address FROM locations WHERE external_ref = 'S-100'")
+            .fetchone()
+        )
     assert counts == {"created": 2, "updated": 0, "areas_created": 1}
     assert again == {"created": 0, "updated": 2, "areas_created": 0}
     assert address[0] == "2 King St"
@@ -79,7 +93,11 @@ def test_csv_import_creates_locations_and_areas(app: Flask) -> None:
 @pytest.mark.parametrize(
     ("text", "problem_key", "fragment"),
     [
-        ("name,area,timezone\nA,North,Europe/London\n,North,Europe/London\n", "line 3", "name is empty"),
+        (
+            "name,area,timezone\nA,North,Europe/London\n,North,Europe/London\n",
+            "line 3",
+            "name is empty",
+        ),
         ("name,area,timezone\nA,North,Nowhere/City\n", "line 2", "unknown IANA time zone"),
         ("name,area\nA,North\n", "header", "missing column 'timezone'"),
         (

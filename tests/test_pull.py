@@ -30,7 +30,8 @@ def test_first_pull_is_everything_in_scope(client: FlaskClient, org: Org) -> Non
 def test_nothing_new_pulls_nothing(client: FlaskClient, org: Org) -> None:
     cursor = pull(client, org, "lead").get_json()["cursor"]
     body = pull(client, org, "lead", cursor).get_json()
-    assert body["checklists"] == [] and body["locations"] == []
+    assert body["checklists"] == []
+    assert body["locations"] == []
 
 
 def test_changes_arrive_once_in_their_latest_state(client: FlaskClient, org: Org) -> None:
@@ -43,11 +44,15 @@ def test_changes_arrive_once_in_their_latest_state(client: FlaskClient, org: Org
     assert [(loc["id"], loc["name"]) for loc in body["locations"]] == [(york, "York 3")]
 
 
-def test_deleted_location_arrives_as_a_tombstone_in_scope_only(client: FlaskClient, org: Org) -> None:
+def test_deleted_location_arrives_as_a_tombstone_in_scope_only(
+    client: FlaskClient, org: Org
+) -> None:
     lead_cursor = pull(client, org, "lead").get_json()["cursor"]
     south_cursor = pull(client, org, "manager_south").get_json()["cursor"]
     client.delete(f"/api/v1/locations/{org.locations['york']}", headers=org.auth("admin"))
-    assert pull(client, org, "lead", lead_cursor).get_json()["deleted"]["locations"] == [org.locations["york"]]
+    assert pull(client, org, "lead", lead_cursor).get_json()["deleted"]["locations"] == [
+        org.locations["york"]
+    ]
     assert pull(client, org, "manager_south", south_cursor).get_json()["deleted"]["locations"] == []
 
 
@@ -87,7 +92,9 @@ def test_cursor_from_another_server_is_410(client: FlaskClient, org: Org) -> Non
 def test_cursor_ahead_of_a_restored_database_is_410(
     client: FlaskClient, org: Org, data_dir: Path
 ) -> None:
-    client.patch(f"/api/v1/locations/{org.locations['york']}", json={"name": "Y"}, headers=org.auth("admin"))
+    client.patch(
+        f"/api/v1/locations/{org.locations['york']}", json={"name": "Y"}, headers=org.auth("admin")
+    )
     cursor = pull(client, org, "admin").get_json()["cursor"]
     conn = sqlite3.connect(data_dir / "fieldobs.db")
     with conn:  # as if yesterday's backup had been restored
@@ -97,7 +104,9 @@ def test_cursor_ahead_of_a_restored_database_is_410(
     assert pull(client, org, "admin", cursor).status_code == 410
 
 
-def test_widened_scope_invalidates_the_cursor(client: FlaskClient, org: Org, data_dir: Path) -> None:
+def test_widened_scope_invalidates_the_cursor(
+    client: FlaskClient, org: Org, data_dir: Path
+) -> None:
     cursor = pull(client, org, "manager").get_json()["cursor"]
     conn = sqlite3.connect(data_dir / "fieldobs.db")
     with conn:

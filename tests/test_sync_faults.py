@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shutil
@@ -74,11 +75,15 @@ def assert_exactly_once(data_dir: Path, sent: list[dict[str, Any]]) -> None:
         assert stored[visit["id"]] == [visit]
 
 
-def push_until_acknowledged(base: str, token: str, visit: dict[str, Any], attempts: int = 30) -> int:
+def push_until_acknowledged(
+    base: str, token: str, visit: dict[str, Any], attempts: int = 30
+) -> int:
     """Retry a PUT through network failures, as the sync kit does; return the final status."""
     for _ in range(attempts):
         try:
-            status, _ = request(base, "PUT", f"/api/v1/visits/{visit['id']}", token, visit, timeout=10)
+            status, _ = request(
+                base, "PUT", f"/api/v1/visits/{visit['id']}", token, visit, timeout=10
+            )
         except OSError:
             continue
         if status < 500:
@@ -90,7 +95,10 @@ def test_response_lost_after_commit_is_a_replay_on_retry(
     server: ServerProcess, org: Org, checklist: dict[str, Any], data_dir: Path
 ) -> None:
     visit = make_visit(checklist, org.locations["leeds"])
-    with FaultProxy(server.port, always("drop_response")) as proxy, pytest.raises(OSError):
+    with (
+        FaultProxy(server.port, always("drop_response")) as proxy,
+        pytest.raises(OSError, match=r".*"),
+    ):
         request(proxy.url, "PUT", f"/api/v1/visits/{visit['id']}", org.tokens["shopper"], visit)
     assert push_until_acknowledged(server.url, org.tokens["shopper"], visit) == 200
     assert_exactly_once(data_dir, [visit])
@@ -103,10 +111,15 @@ def test_misbehaving_network_never_duplicates(
     visits = [make_visit(checklist, org.locations["leeds"]) for _ in range(5)]
     with FaultProxy(server.port, always(action)) as proxy:
         for visit in visits:
-            try:
-                request(proxy.url, "PUT", f"/api/v1/visits/{visit['id']}", org.tokens["shopper"], visit, timeout=5)
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):
+                request(
+                    proxy.url,
+                    "PUT",
+                    f"/api/v1/visits/{visit['id']}",
+                    org.tokens["shopper"],
+                    visit,
+                    timeout=5,
+                )
     for visit in visits:
         assert push_until_acknowledged(server.url, org.tokens["shopper"], visit) in (200, 201)
     assert_exactly_once(data_dir, visits)
@@ -122,7 +135,9 @@ def test_same_visit_at_the_same_moment_on_two_workers_is_one_row(
     def push() -> None:
         barrier.wait()
         statuses.append(
-            request(server.url, "PUT", f"/api/v1/visits/{visit['id']}", org.tokens["shopper"], visit)[0]
+            request(
+                server.url, "PUT", f"/api/v1/visits/{visit['id']}", org.tokens["shopper"], visit
+            )[0]
         )
 
     threads = [threading.Thread(target=push) for _ in range(8)]
@@ -147,7 +162,13 @@ def test_reordered_and_delayed_batches_store_each_visit_once(
         threads = [
             threading.Thread(
                 target=lambda b=batch: _ignore_network(
-                    lambda: request(proxy.url, "POST", "/api/v1/sync/visits", org.tokens["shopper"], {"visits": b})
+                    lambda: request(
+                        proxy.url,
+                        "POST",
+                        "/api/v1/sync/visits",
+                        org.tokens["shopper"],
+                        {"visits": b},
+                    )
                 )
             )
             for batch in order
@@ -156,18 +177,20 @@ def test_reordered_and_delayed_batches_store_each_visit_once(
             thread.start()
         for thread in threads:
             thread.join()
-    status, body = request(server.url, "POST", "/api/v1/sync/visits", org.tokens["shopper"], {"visits": visits[:50]})
-    status2, body2 = request(server.url, "POST", "/api/v1/sync/visits", org.tokens["shopper"], {"visits": visits[50:]})
+    status, body = request(
+        server.url, "POST", "/api/v1/sync/visits", org.tokens["shopper"], {"visits": visits[:50]}
+    )
+    status2, body2 = request(
+        server.url, "POST", "/api/v1/sync/visits", org.tokens["shopper"], {"visits": visits[50:]}
+    )
     assert status == status2 == 200
     assert {r["status"] for r in body["results"] + body2["results"]} <= {200, 201}
     assert_exactly_once(data_dir, visits)
 
 
 def _ignore_network(call: Any) -> None:
-    try:
+    with contextlib.suppress(OSError):
         call()
-    except OSError:
-        pass
 
 
 def test_sigkill_mid_batch_loses_nothing_acknowledged(
@@ -183,7 +206,14 @@ def test_sigkill_mid_batch_loses_nothing_acknowledged(
                 return
             batch = visits[start : start + 20]
             try:
-                status, body = request(server.url, "POST", "/api/v1/sync/visits", org.tokens["shopper"], {"visits": batch}, timeout=10)
+                status, body = request(
+                    server.url,
+                    "POST",
+                    "/api/v1/sync/visits",
+                    org.tokens["shopper"],
+                    {"visits": batch},
+                    timeout=10,
+                )
             except OSError:
                 continue
             if status == 200:
@@ -205,7 +235,9 @@ def test_sigkill_mid_batch_loses_nothing_acknowledged(
     assert_exactly_once(data_dir, visits)
 
 
-def test_restart_keeps_state(server: ServerProcess, org: Org, checklist: dict[str, Any], data_dir: Path) -> None:
+def test_restart_keeps_state(
+    server: ServerProcess, org: Org, checklist: dict[str, Any], data_dir: Path
+) -> None:
     visit = make_visit(checklist, org.locations["leeds"])
     assert push_until_acknowledged(server.url, org.tokens["shopper"], visit) == 201
     server.restart()

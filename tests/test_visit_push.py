@@ -28,7 +28,9 @@ def mystery(client: FlaskClient, org: Org) -> dict[str, Any]:
 @pytest.fixture
 def walkthrough(client: FlaskClient, org: Org) -> dict[str, Any]:
     """Return the latest back-to-the-floor checklist."""
-    return client.get("/api/v1/checklists/back-to-the-floor", headers=org.auth("manager")).get_json()
+    return client.get(
+        "/api/v1/checklists/back-to-the-floor", headers=org.auth("manager")
+    ).get_json()
 
 
 def put(client: FlaskClient, org: Org, visit: dict[str, Any], user: str = "shopper") -> Any:
@@ -45,7 +47,9 @@ def count_rows(data_dir: Path, table: str) -> int:
         conn.close()
 
 
-def test_new_visit_is_201_with_scores(client: FlaskClient, org: Org, mystery: dict[str, Any]) -> None:
+def test_new_visit_is_201_with_scores(
+    client: FlaskClient, org: Org, mystery: dict[str, Any]
+) -> None:
     visit = make_visit(mystery, org.locations["leeds"])
     response = put(client, org, visit)
     assert response.status_code == 201
@@ -80,15 +84,21 @@ def test_same_id_other_content_is_409_and_keeps_the_stored_visit(
     assert "notes" not in stored
 
 
-def test_uppercase_uuid_is_the_same_visit(client: FlaskClient, org: Org, mystery: dict[str, Any]) -> None:
+def test_uppercase_uuid_is_the_same_visit(
+    client: FlaskClient, org: Org, mystery: dict[str, Any]
+) -> None:
     visit = make_visit(mystery, org.locations["leeds"])
     put(client, org, visit)
     shouted = {**visit, "id": visit["id"].upper()}
-    response = client.put(f"/api/v1/visits/{shouted['id']}", json=shouted, headers=org.auth("shopper"))
+    response = client.put(
+        f"/api/v1/visits/{shouted['id']}", json=shouted, headers=org.auth("shopper")
+    )
     assert response.status_code == 200
 
 
-def test_another_users_visit_id_is_409(client: FlaskClient, org: Org, mystery: dict[str, Any]) -> None:
+def test_another_users_visit_id_is_409(
+    client: FlaskClient, org: Org, mystery: dict[str, Any]
+) -> None:
     visit = make_visit(mystery, org.locations["leeds"])
     put(client, org, visit)
     assert put(client, org, visit, user="shopper2").status_code == 409
@@ -103,13 +113,29 @@ def _invalid_cases(mystery: dict[str, Any], org: Org) -> list[tuple[dict[str, An
         ({**base, "checklist": {"slug": "mystery-shop", "version": 99}}, "checklist"),
         ({**base, "checklist": {"slug": "nope", "version": 1}}, "checklist"),
         ({**base, "answers": [{"item": "nope", "value": 1}, *base["answers"]]}, "answers.0.item"),
-        ({**base, "answers": [{"item": first_item, "value": "soon"}, *base["answers"][1:]]}, "answers.0.value"),
+        (
+            {**base, "answers": [{"item": first_item, "value": "soon"}, *base["answers"][1:]]},
+            "answers.0.value",
+        ),
         ({**base, "answers": base["answers"][1:]}, "answers"),
         ({**base, "started_at": "yesterday"}, "started_at"),
         ({**base, "finished_at": "2026-11-23T09:30:00"}, "finished_at"),
         ({**base, "finished_at": "2026-11-23T08:00:00Z"}, "finished_at"),
         ({**base, "id": "not-a-uuid"}, "id"),
-        ({**base, "photos": [{"id": str(uuid.uuid4()), "sha256": "x", "size": 1, "content_type": "image/jpeg"}]}, "photos.0.sha256"),
+        (
+            {
+                **base,
+                "photos": [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "sha256": "x",
+                        "size": 1,
+                        "content_type": "image/jpeg",
+                    }
+                ],
+            },
+            "photos.0.sha256",
+        ),
         ({**base, "surprise": True}, "surprise"),
     ]
 
@@ -126,7 +152,9 @@ def test_invalid_visit_is_422_naming_the_field(
     assert count_rows(data_dir, "visits") == 0
 
 
-def test_url_and_body_ids_must_match(client: FlaskClient, org: Org, mystery: dict[str, Any]) -> None:
+def test_url_and_body_ids_must_match(
+    client: FlaskClient, org: Org, mystery: dict[str, Any]
+) -> None:
     visit = make_visit(mystery, org.locations["leeds"])
     response = client.put(f"/api/v1/visits/{uuid.uuid4()}", json=visit, headers=org.auth("shopper"))
     assert response.status_code == 422
@@ -160,7 +188,9 @@ def test_role_decides_which_checklists_and_locations(
     assert put(client, org, visit, user=user).status_code == status
 
 
-def test_visit_with_photos_waits_for_them(client: FlaskClient, org: Org, mystery: dict[str, Any]) -> None:
+def test_visit_with_photos_waits_for_them(
+    client: FlaskClient, org: Org, mystery: dict[str, Any]
+) -> None:
     visit = make_visit(mystery, org.locations["leeds"], photos=[photo_entry(b"jpeg bytes")])
     body = put(client, org, visit).get_json()
     assert body["status"] == "awaiting_photos"
@@ -196,7 +226,10 @@ def test_returned_visit_takes_the_next_revision(
 ) -> None:
     visit = make_visit(mystery, org.locations["leeds"], quality=1.0)
     put(client, org, visit)
-    corrected = {**make_visit(mystery, org.locations["leeds"], visit_id=visit["id"], quality=0.0), "revision": 2}
+    corrected = {
+        **make_visit(mystery, org.locations["leeds"], visit_id=visit["id"], quality=0.0),
+        "revision": 2,
+    }
     assert put(client, org, corrected).status_code == 409  # not returned yet
     _return(app, visit["id"])
     response = put(client, org, corrected)
@@ -244,7 +277,9 @@ def test_batch_reports_each_visit_and_one_bad_never_fails_the_others(
         "not an object",
         {"id": str(uuid.uuid4())},
     ]
-    response = client.post("/api/v1/sync/visits", json={"visits": batch}, headers=org.auth("shopper"))
+    response = client.post(
+        "/api/v1/sync/visits", json={"visits": batch}, headers=org.auth("shopper")
+    )
     assert response.status_code == 200
     statuses = [r["status"] for r in response.get_json()["results"]]
     assert statuses == [200, 409, 422, 201, 422, 422]
@@ -254,17 +289,25 @@ def test_batch_reports_each_visit_and_one_bad_never_fails_the_others(
     assert count_rows(data_dir, "visits") == 2
 
 
-def test_batch_over_the_limit_is_413(client: FlaskClient, org: Org, mystery: dict[str, Any]) -> None:
+def test_batch_over_the_limit_is_413(
+    client: FlaskClient, org: Org, mystery: dict[str, Any]
+) -> None:
     visits = [make_visit(mystery, org.locations["leeds"]) for _ in range(101)]
-    response = client.post("/api/v1/sync/visits", json={"visits": visits}, headers=org.auth("shopper"))
+    response = client.post(
+        "/api/v1/sync/visits", json={"visits": visits}, headers=org.auth("shopper")
+    )
     assert response.status_code == 413
 
 
-def test_batch_replay_is_all_200(client: FlaskClient, org: Org, mystery: dict[str, Any], data_dir: Path) -> None:
+def test_batch_replay_is_all_200(
+    client: FlaskClient, org: Org, mystery: dict[str, Any], data_dir: Path
+) -> None:
     visits = [make_visit(mystery, org.locations["leeds"]) for _ in range(5)]
     first = client.post("/api/v1/sync/visits", json={"visits": visits}, headers=org.auth("shopper"))
     revisions = count_rows(data_dir, "visit_revisions")
-    second = client.post("/api/v1/sync/visits", json={"visits": visits}, headers=org.auth("shopper"))
+    second = client.post(
+        "/api/v1/sync/visits", json={"visits": visits}, headers=org.auth("shopper")
+    )
     assert [r["status"] for r in first.get_json()["results"]] == [201] * 5
     assert [r["status"] for r in second.get_json()["results"]] == [200] * 5
     assert count_rows(data_dir, "visit_revisions") == revisions

@@ -19,14 +19,21 @@ from .visit_factory import make_visit
 def visits(client: FlaskClient, org: Org) -> dict[str, str]:
     """Push a mystery shop at Leeds and York (shopper) and a walk-through at Leeds (manager)."""
     mystery = client.get("/api/v1/checklists/mystery-shop", headers=org.auth("shopper")).get_json()
-    walk = client.get("/api/v1/checklists/back-to-the-floor", headers=org.auth("manager")).get_json()
+    walk = client.get(
+        "/api/v1/checklists/back-to-the-floor", headers=org.auth("manager")
+    ).get_json()
     made = {
         "shop_leeds": ("shopper", make_visit(mystery, org.locations["leeds"])),
         "shop_york": ("shopper", make_visit(mystery, org.locations["york"])),
         "walk_leeds": ("manager", make_visit(walk, org.locations["leeds"])),
     }
     for user, visit in made.values():
-        assert client.put(f"/api/v1/visits/{visit['id']}", json=visit, headers=org.auth(user)).status_code == 201
+        assert (
+            client.put(
+                f"/api/v1/visits/{visit['id']}", json=visit, headers=org.auth(user)
+            ).status_code
+            == 201
+        )
     return {name: visit["id"] for name, (_, visit) in made.items()}
 
 
@@ -56,7 +63,9 @@ def test_unreleased_visits_are_seen_by_the_right_people(
     assert {v["id"] for v in listed} == {visits[n] for n in visible}
 
 
-@pytest.mark.parametrize(("user", "status"), [("manager", 200), ("lead", 200), ("manager_south", 404)])
+@pytest.mark.parametrize(
+    ("user", "status"), [("manager", 200), ("lead", 200), ("manager_south", 404)]
+)
 def test_released_mystery_shop_reaches_store_side_staff_pseudonymised(
     app: Flask, client: FlaskClient, org: Org, visits: dict[str, str], user: str, status: int
 ) -> None:
@@ -76,16 +85,35 @@ def test_pseudonym_is_stable_across_visits(
     _release(app, visits["shop_leeds"])
     _release(app, visits["shop_york"])
     names = {
-        client.get(f"/api/v1/visits/{visits[n]}", headers=org.auth("lead")).get_json()["observer"]["pseudonym"]
+        client.get(f"/api/v1/visits/{visits[n]}", headers=org.auth("lead")).get_json()["observer"][
+            "pseudonym"
+        ]
         for n in ("shop_leeds", "shop_york")
     }
     assert len(names) == 1
 
 
-def test_read_back_carries_the_contract_fields(client: FlaskClient, org: Org, visits: dict[str, str]) -> None:
-    body = client.get(f"/api/v1/visits/{visits['shop_leeds']}", headers=org.auth("shopper")).get_json()
-    assert {"id", "revision", "checklist", "location_id", "started_at", "finished_at", "answers",
-            "photos", "score", "sections", "status", "observer", "received_at"} <= set(body)
+def test_read_back_carries_the_contract_fields(
+    client: FlaskClient, org: Org, visits: dict[str, str]
+) -> None:
+    body = client.get(
+        f"/api/v1/visits/{visits['shop_leeds']}", headers=org.auth("shopper")
+    ).get_json()
+    assert {
+        "id",
+        "revision",
+        "checklist",
+        "location_id",
+        "started_at",
+        "finished_at",
+        "answers",
+        "photos",
+        "score",
+        "sections",
+        "status",
+        "observer",
+        "received_at",
+    } <= set(body)
 
 
 def test_list_pages_with_a_cursor(client: FlaskClient, org: Org, visits: dict[str, str]) -> None:
@@ -93,7 +121,9 @@ def test_list_pages_with_a_cursor(client: FlaskClient, org: Org, visits: dict[st
     cursor = None
     for _ in range(5):
         query = {"limit": 1, **({"cursor": cursor} if cursor else {})}
-        page = client.get("/api/v1/visits", query_string=query, headers=org.auth("admin")).get_json()
+        page = client.get(
+            "/api/v1/visits", query_string=query, headers=org.auth("admin")
+        ).get_json()
         seen.extend(v["id"] for v in page["visits"])
         cursor = page["cursor"]
         if not page["has_more"]:

@@ -41,7 +41,9 @@ def answers_for(definition: dict[str, Any], quality: float = 1.0) -> list[dict[s
     return answers
 
 
-def photo_entry(data: bytes, content_type: str = "image/jpeg", photo_id: str | None = None) -> dict[str, Any]:
+def photo_entry(
+    data: bytes, content_type: str = "image/jpeg", photo_id: str | None = None
+) -> dict[str, Any]:
     """Return a manifest entry describing photo bytes."""
     return {
         "id": photo_id or str(uuid.uuid4()),

@@ -6,11 +6,11 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 
-from . import auth, checklists, orgs, visits
+from . import auth, checklists, orgs, uploads, visits
 from .errors import register_error_handlers
 from .security import check_access, public
 
-BLUEPRINTS = [auth.blp, orgs.blp, checklists.blp, visits.blp]
+BLUEPRINTS = [auth.blp, orgs.blp, checklists.blp, visits.blp, uploads.blp, uploads.photos_blp]
 
 
 @public

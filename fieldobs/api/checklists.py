@@ -34,7 +34,8 @@ def _conditional(definition: dict[str, Any], *, immutable: bool) -> Response:
         response.cache_control.immutable = True
     else:
         response.cache_control.no_cache = True
-    return response.make_conditional(request)
+    response.make_conditional(request)  # turns itself into a 304 when the ETag matches
+    return response
 
 
 @blp.route("", methods=["GET"])

@@ -22,9 +22,7 @@ from ..orgs import (
 from ..scope import ALL_ROLES, Role
 from .security import allow, current_principal
 
-blp = Blueprint(
-    "orgs", __name__, url_prefix="/api/v1", description="Areas, locations and people."
-)
+blp = Blueprint("orgs", __name__, url_prefix="/api/v1", description="Areas, locations and people.")
 
 NAME = validate.Length(min=1, max=200)
 

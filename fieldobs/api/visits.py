@@ -172,7 +172,9 @@ def get_visits(query: dict[str, Any]) -> dict[str, Any]:
         except ValueError as error:
             from ..errors import Invalid
 
-            raise Invalid("since is not a timestamp.", fields={"since": ["must be RFC 3339"]}) from error
+            raise Invalid(
+                "since is not a timestamp.", fields={"since": ["must be RFC 3339"]}
+            ) from error
     return list_visits(get_db(), current_principal(), _secret(), **query)
 
 
