@@ -1,0 +1,1 @@
+"""Photo checking, orientation, metadata stripping and thumbnails."""
