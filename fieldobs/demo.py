@@ -137,8 +137,9 @@ def _push(
     policy: PushPolicy,
     release: bool,
 ) -> None:
-    visit = {
-        "id": str(uuid.uuid4()),
+    visit_id = str(uuid.uuid4())
+    visit: dict[str, Any] = {
+        "id": visit_id,
         "revision": 1,
         "checklist": {"slug": definition["slug"], "version": definition["version"]},
         "location_id": location_id,
@@ -151,4 +152,4 @@ def _push(
     with transaction(db):
         commit_visit(db, principal, prepared, policy=policy)
         if release:
-            release_visit(db, visit["id"])
+            release_visit(db, visit_id)

@@ -1,0 +1,49 @@
+"""Offline-sync client kit for fieldobs: the phone apps' reference, standard library only."""
+
+# The kit speaks only the HTTP contract (see PROTOCOL.md). Its promise: a visit the server
+# acknowledged is never lost, and no visit is ever stored twice, whatever the network did.
+
+from sync.client import ApiClient, PushResult, Response
+from sync.engine import Syncer, SyncReport
+from sync.errors import (
+    AuthError,
+    HttpError,
+    OutboxError,
+    ProtocolError,
+    SyncError,
+    TransientError,
+    UploadRejected,
+)
+from sync.outbox import Entry, Outbox, PhotoRecord
+from sync.photos import PhotoFile, attach_photos, describe_photo
+from sync.pull import PullReport, Replica, pull_changes
+from sync.retry import Backoff, RetryPolicy
+from sync.tus import TusClient, UploadResult
+
+__all__ = [
+    "ApiClient",
+    "AuthError",
+    "Backoff",
+    "Entry",
+    "HttpError",
+    "Outbox",
+    "OutboxError",
+    "PhotoFile",
+    "PhotoRecord",
+    "ProtocolError",
+    "PullReport",
+    "PushResult",
+    "Replica",
+    "Response",
+    "RetryPolicy",
+    "SyncError",
+    "SyncReport",
+    "Syncer",
+    "TransientError",
+    "TusClient",
+    "UploadRejected",
+    "UploadResult",
+    "attach_photos",
+    "describe_photo",
+    "pull_changes",
+]
