@@ -1,0 +1,5 @@
+"""Run the sync CLI: `python -m sync`."""
+
+from sync.cli import main
+
+raise SystemExit(main())
