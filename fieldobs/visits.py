@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from . import events
+from .anonymity import present_for
 from .answers import validate_answers
 from .checklists import get_version
 from .db import Database, one, rows
@@ -65,11 +66,6 @@ class PushResult:
 def canonical_json(data: Any) -> str:
     """Serialise with sorted keys and no whitespace: equal content, equal text."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def fingerprint(visit: dict[str, Any]) -> str:
-    """Return the sha256 of a loaded visit's canonical JSON."""
-    return hashlib.sha256(canonical_json(visit).encode()).hexdigest()
 
 
 def load_visit(raw: Any) -> dict[str, Any]:
@@ -412,15 +408,10 @@ def find_visible(db: Database, principal: Principal, visit_id: str) -> dict[str,
     return visit
 
 
-Presenter = Callable[[Database, Principal, dict[str, Any]], dict[str, Any]]
-
-
 def present(
     db: Database, principal: Principal, visit: dict[str, Any], secret: str
 ) -> dict[str, Any]:
     """Return the API representation of a visit for this caller."""
-    from .anonymity import present_for
-
     body = json.loads(visit["body"])
     body.update(
         {
