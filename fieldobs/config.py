@@ -37,10 +37,30 @@ DEFAULTS: dict[str, Any] = {
     "UNCLAIMED_PHOTO_DAYS": 30,
     # An expired upload answers 410 (not 404) for this long, then its record is deleted.
     "UPLOAD_TOMBSTONE_DAYS": 30,
+    # Run the scheduled jobs (fieldobs/jobs.py) in this process; safe in every worker.
     "SCHEDULER_ENABLED": False,
+    # Seconds between runs of each scheduled job; 0 turns a job off. Missing names keep these.
+    "JOB_INTERVALS": {
+        "expire_assignments": 60,
+        "remind_assignments": 300,
+        "deliver_webhooks": 10,
+        "purge_uploads": 3600,
+        "backup": 86_400,
+    },
+    # A running job renews its lease every third of this; after a crash, another process
+    # may take the job over once the lease lapses.
+    "JOB_LEASE_SECONDS": 120,
+    "JOB_RUN_KEEP_DAYS": 14,
     "BACKUP_KEEP": 7,
     "REASSIGN_COOLDOWN_DAYS": 90,
+    # Shoppers are reminded (in their pull feed) this long before an open window closes.
+    "ASSIGNMENT_REMIND_HOURS": 24,
     "WEBHOOK_TIMEOUT_SECONDS": 5,
+    # Retries wait BACKOFF * 2^(attempt-1) seconds, at most BACKOFF_MAX; then the delivery fails.
+    "WEBHOOK_MAX_ATTEMPTS": 10,
+    "WEBHOOK_BACKOFF_SECONDS": 30,
+    "WEBHOOK_BACKOFF_MAX_SECONDS": 6 * 3600,
+    "WEBHOOK_BATCH": 100,
     "JSON_SORT_KEYS": False,
     # flask-smorest / OpenAPI
     "API_TITLE": "fieldobs",

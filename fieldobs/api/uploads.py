@@ -1,0 +1,259 @@
+"""Photo evidence over HTTP: tus 1.0.0 uploads, one-shot PUT, scoped serving of the copies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Response, current_app, jsonify, request, send_file, url_for
+from flask_smorest import Blueprint
+from werkzeug.http import http_date
+
+from .. import photo_service, uploads
+from ..db import get_db
+from ..errors import BadRequest, FieldobsError, UnsupportedMediaType
+from ..photo_service import PhotoSettings
+from ..photo_store import store_for
+from ..scope import ALL_ROLES, Role
+from ..timeutil import parse_rfc3339, utcnow
+from .security import allow, current_principal, public
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,termination,expiration,checksum"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+UPLOADERS = (Role.SHOPPER, Role.MANAGER, Role.AREA_LEAD, Role.ADMIN)
+
+blp = Blueprint(
+    "uploads",
+    __name__,
+    url_prefix="/api/v1",
+    description="Resumable photo uploads, tus 1.0.0 (creation, termination, expiration, "
+    "checksum). Every request but OPTIONS sends `Tus-Resumable: 1.0.0`.",
+)
+photos_blp = Blueprint(
+    "photos",
+    __name__,
+    url_prefix="/api/v1",
+    description="One-shot photo upload, and the sanitised photos and thumbnails of visits.",
+)
+
+
+class TusVersionMismatch(BadRequest):
+    status = 412
+    code = "tus_version"
+    default_message = f"Send 'Tus-Resumable: {TUS_VERSION}'."
+
+
+@blp.before_request
+def _require_tus_version() -> None:
+    if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
+        raise TusVersionMismatch(headers={"Tus-Version": TUS_VERSION})
+
+
+@blp.after_request
+def _tus_headers(response: Response) -> Response:
+    response.headers["Tus-Resumable"] = TUS_VERSION
+    if response.status_code == 460:
+        response.status = "460 Checksum Mismatch"
+    return response
+
+
+def _settings() -> PhotoSettings:
+    return PhotoSettings.from_config(current_app.config)
+
+
+def _data_dir() -> Path:
+    return Path(current_app.config["DATA_DIR"])
+
+
+def _header_int(name: str) -> int:
+    value = request.headers.get(name, "").strip()
+    if not value.isdigit():
+        raise BadRequest(
+            f"{name} must be a non-negative integer.", fields={name: ["required, digits"]}
+        )
+    return int(value)
+
+
+def _empty(status: int) -> Response:
+    response = Response(status=status)
+    del response.headers["Content-Type"]  # no body, so no type
+    return response
+
+
+def _upload_headers(response: Response, row: dict[str, object]) -> Response:
+    response.headers["Upload-Offset"] = str(row["received"])
+    response.headers["Upload-Expires"] = http_date(parse_rfc3339(str(row["expires_at"])))
+    return response
+
+
+@blp.route("/uploads", methods=["OPTIONS"])
+@public
+@blp.doc(responses={"204": {"description": "Tus-Version, Tus-Extension, Tus-Max-Size, ..."}})
+def tus_options() -> Response:
+    """Describe the tus server: version, extensions, size limit, checksum algorithms."""
+    response = _empty(204)
+    response.headers["Tus-Version"] = TUS_VERSION
+    response.headers["Tus-Extension"] = TUS_EXTENSIONS
+    response.headers["Tus-Max-Size"] = str(current_app.config["MAX_PHOTO_BYTES"])
+    response.headers["Tus-Checksum-Algorithm"] = ",".join(uploads.CHECKSUMS)
+    return response
+
+
+@blp.route("/uploads", methods=["POST"], provide_automatic_options=False)
+@allow(*UPLOADERS)
+@blp.doc(
+    description="Headers: `Upload-Length` (bytes), `Upload-Metadata` with base64 `visit_id`, "
+    "`photo_id`, `filename`, `filetype`. The visit may not have arrived yet.",
+    responses={
+        "201": {"description": "Created; `Location` is the upload URL."},
+        "413": {"description": "Upload-Length over the limit."},
+        "404": {"description": "The visit exists and is not the caller's."},
+    },
+)
+def create_upload() -> Response:
+    """Create a resumable upload of one photo."""
+    row = photo_service.start_upload(
+        get_db(),
+        _data_dir(),
+        current_principal(),
+        length=_header_int("Upload-Length"),
+        metadata=request.headers.get("Upload-Metadata"),
+        settings=_settings(),
+        now=utcnow(),
+    )
+    response = _upload_headers(_empty(201), row)
+    response.headers["Location"] = url_for("uploads.upload_offset", upload_id=row["id"])
+    return response
+
+
+@blp.route("/uploads/<upload_id>", methods=["HEAD"])
+@allow(*UPLOADERS)
+@blp.doc(responses={"200": {"description": "`Upload-Offset`: the bytes held durably."}})
+def upload_offset(upload_id: str) -> Response:
+    """Tell how many bytes of the upload the server holds."""
+    row = photo_service.upload_status(
+        get_db(), _data_dir(), current_principal(), upload_id, settings=_settings(), now=utcnow()
+    )
+    response = _upload_headers(_empty(200), row)
+    response.headers["Upload-Length"] = str(row["length"])
+    response.headers["Cache-Control"] = "no-store"
+    if row["metadata"]:
+        response.headers["Upload-Metadata"] = str(row["metadata"])
+    return response
+
+
+@blp.route("/uploads/<upload_id>", methods=["PATCH"])
+@allow(*UPLOADERS)
+@blp.doc(
+    description="Body: the bytes from `Upload-Offset` on, as "
+    "`Content-Type: application/offset+octet-stream`, optionally with "
+    "`Upload-Checksum: sha1 <base64>`. The chunk that completes the upload is processed at "
+    "once: a refused photo answers 415/422, other bytes for a known photo id 409.",
+    responses={
+        "204": {"description": "Stored; `Upload-Offset` is the new offset."},
+        "409": {"description": "Upload-Offset is not the server's, or the upload is busy."},
+        "460": {"description": "Checksum mismatch; the chunk was discarded."},
+        "410": {"description": "The upload expired."},
+    },
+)
+def append_upload(upload_id: str) -> Response:
+    """Append bytes to an upload; the last chunk completes it."""
+    if request.mimetype != OFFSET_CONTENT_TYPE:
+        raise UnsupportedMediaType(f"Send the bytes as {OFFSET_CONTENT_TYPE}.")
+    chunk = uploads.Chunk(
+        offset=_header_int("Upload-Offset"),
+        stream=request.stream,
+        declared=request.content_length,
+        checksum=uploads.parse_checksum(request.headers.get("Upload-Checksum")),
+    )
+    row, outcome = photo_service.receive_chunk(
+        get_db(),
+        _data_dir(),
+        current_principal(),
+        upload_id,
+        chunk,
+        settings=_settings(),
+        now=utcnow(),
+    )
+    if outcome is not None and outcome.error is not None:
+        error: FieldobsError = outcome.error
+        error.headers["Upload-Offset"] = str(row["received"])
+        raise error
+    return _upload_headers(_empty(204), row)
+
+
+@blp.route("/uploads/<upload_id>", methods=["DELETE"])
+@allow(*UPLOADERS)
+@blp.doc(responses={"204": {"description": "Terminated; the bytes are deleted."}})
+def terminate_upload(upload_id: str) -> Response:
+    """Abandon an upload and delete its bytes (a photo it completed stays)."""
+    uploads.terminate_upload(
+        get_db(), _data_dir(), upload_id, current_principal().user_id, utcnow()
+    )
+    return _empty(204)
+
+
+@photos_blp.route("/visits/<visit_id>/photos/<photo_id>", methods=["PUT"])
+@allow(*UPLOADERS)
+@photos_blp.doc(
+    description="Raw image bytes as the body (any Content-Type: the bytes are sniffed).",
+    responses={
+        "201": {"description": "Stored and processed."},
+        "200": {"description": "The same bytes again: nothing changed."},
+        "409": {"description": "Other bytes for this photo id: the first are kept."},
+        "413": {"description": "Over ONE_SHOT_PHOTO_MAX_BYTES: use tus."},
+        "415": {"description": "Not an accepted image type."},
+        "422": {"description": "An image that cannot be accepted (truncated, too many pixels)."},
+    },
+)
+def put_photo(visit_id: str, photo_id: str) -> Response:
+    """Upload a small photo of a visit in one request; safe to repeat."""
+    outcome = photo_service.put_photo(
+        get_db(),
+        _data_dir(),
+        current_principal(),
+        visit_id,
+        photo_id,
+        request.stream,
+        request.content_length,
+        settings=_settings(),
+    )
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.photo is not None
+    response = jsonify(photo_service.present(outcome.photo))
+    response.status_code = outcome.status
+    return response
+
+
+def _serve(photo_id: str, column: str, content_type: str | None) -> Response:
+    photo = photo_service.find_servable(get_db(), current_principal(), photo_id)
+    sha256 = str(photo[column])
+    if sha256 in request.if_none_match:
+        response = Response(status=304)
+    else:
+        path = store_for(_data_dir()).path(sha256)
+        mimetype = content_type or str(photo["content_type"])
+        response = send_file(path, mimetype=mimetype, etag=False, conditional=False, max_age=None)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(sha256)
+    # The bytes behind a photo id never change; access can, so only the caller's cache keeps it.
+    seconds = int(current_app.config["PHOTO_CACHE_SECONDS"])
+    response.headers["Cache-Control"] = f"private, max-age={seconds}, immutable"
+    return response
+
+
+@photos_blp.route("/photos/<photo_id>", methods=["GET"])
+@allow(*ALL_ROLES)
+@photos_blp.doc(responses={"200": {"description": "The sanitised image (no metadata)."}})
+def get_photo(photo_id: str) -> Response:
+    """Return a photo's sanitised copy, to whoever may see its visit."""
+    return _serve(photo_id, "image_sha256", None)
+
+
+@photos_blp.route("/photos/<photo_id>/thumb", methods=["GET"])
+@allow(*ALL_ROLES)
+@photos_blp.doc(responses={"200": {"description": "A JPEG thumbnail, long side <= 512 px."}})
+def get_photo_thumb(photo_id: str) -> Response:
+    """Return a photo's thumbnail, to whoever may see its visit."""
+    return _serve(photo_id, "thumb_sha256", photo_service.THUMB_CONTENT_TYPE)
