@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ __all__ = ["create_app"]
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then FIELDOBS_* env vars, then `config`."""
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(DEFAULTS)
+    # Deep: nested defaults (JOB_INTERVALS) must not be shared, or changed, between apps.
+    app.config.from_mapping(copy.deepcopy(DEFAULTS))
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("FIELDOBS")
     if config:
@@ -26,10 +28,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     wiring.connect()
     db.init_app(app)
     api.init_app(app)
-    from . import cli, lifecycle
+    from . import cli, jobs, lifecycle
 
     cli.init_app(app)
     lifecycle.init_app(app)
+    jobs.init_app(app)
     return app
 
 

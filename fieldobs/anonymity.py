@@ -1,4 +1,17 @@
-"""Stable, irreversible pseudonyms that keep shoppers anonymous to the stores they visit."""
+"""Stable, irreversible pseudonyms that keep shoppers anonymous to the stores they visit.
+
+Store-side staff (managers, area leads) see a released mystery shop with:
+- the observer as a pseudonym only (HMAC-SHA256 keyed with SECRET_KEY), never a name,
+  username or user id;
+- every time floored to the hour, in UTC (minutes, and a device's UTC offset, could point at
+  a shopper's rota or home time zone);
+- no assignment id, no flags (they describe the shopper's device clock and assignment);
+- photos as ids and states only: the file facts in the manifest (sha256, size, type) are of the
+  original file from the phone, which still carried its metadata; the photos themselves are
+  served only as sanitised copies (GET /api/v1/photos/<id>).
+Webhook bodies use the same pseudonym (fieldobs/webhooks.py); the review trail and
+assignments are admin-only.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +42,12 @@ TIME_FIELDS = (
     "released_at",
 )
 
+# Facts about the shopper, their device or their assignment: never shown store-side.
+HIDDEN_FIELDS = ("assignment_id", "flags", "clock_skew_seconds", "observer_id", "fingerprint")
+
+# What store-side staff learn about each photo of a mystery shop.
+PHOTO_FIELDS = ("id", "state", "item")
+
 
 def round_to_hour(timestamp: str | None) -> str | None:
     """Return an RFC 3339 time floored to the hour, in UTC."""
@@ -36,6 +55,28 @@ def round_to_hour(timestamp: str | None) -> str | None:
         return None
     moment = parse_rfc3339(timestamp).astimezone(UTC)
     return to_rfc3339(moment.replace(minute=0, second=0, microsecond=0))
+
+
+def is_store_side(principal: Principal) -> bool:
+    """Tell whether the caller works for the stores being observed."""
+    return principal.role in (Role.MANAGER, Role.AREA_LEAD)
+
+
+def anonymise(body: dict[str, Any], pseudonym: str) -> dict[str, Any]:
+    """Shape a mystery shop's representation for store-side staff (in place; returned)."""
+    body["observer"] = {"pseudonym": pseudonym}
+    for name in HIDDEN_FIELDS:
+        body.pop(name, None)
+    for name in TIME_FIELDS:
+        if name in body:
+            body[name] = round_to_hour(body[name])
+    if isinstance(body.get("photos"), list):
+        body["photos"] = [
+            {k: photo[k] for k in PHOTO_FIELDS if k in photo}
+            for photo in body["photos"]
+            if isinstance(photo, dict)
+        ]
+    return body
 
 
 def present_for(
@@ -53,8 +94,7 @@ def present_for(
     )
     assert observer is not None
     pseudonym = observer_pseudonym(secret, observer["id"])
-    store_side = principal.role in (Role.MANAGER, Role.AREA_LEAD)
-    if not store_side or visit["kind"] == "walkthrough":
+    if not is_store_side(principal) or visit["kind"] == "walkthrough":
         body["observer"] = {
             "pseudonym": pseudonym,
             "id": observer["id"],
@@ -62,10 +102,4 @@ def present_for(
             "display_name": observer["display_name"],
         }
         return body
-    body["observer"] = {"pseudonym": pseudonym}
-    for name in ("assignment_id", "flags"):
-        body.pop(name, None)
-    for name in TIME_FIELDS:
-        if name in body:
-            body[name] = round_to_hour(body[name])
-    return body
+    return anonymise(body, pseudonym)

@@ -1,0 +1,100 @@
+"""Review before release (admins): the queue, release or return, and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..db import get_db
+from ..review import ACTIONS, list_reviews, review_queue, review_visit
+from ..scope import Role
+from .security import allow, current_principal
+
+blp = Blueprint(
+    "review",
+    __name__,
+    url_prefix="/api/v1",
+    description="Review of submitted mystery shops before store-side staff see them.",
+)
+
+
+class ReviewInSchema(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    note = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=5000),
+        metadata={"description": "Required to return: the shopper reads it."},
+    )
+    item_comments = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(validate=validate.Length(min=1, max=2000)),
+        load_default=dict,
+        metadata={"description": "{item_id: comment} for the shopper"},
+    )
+    revision = fields.Integer(
+        strict=True,
+        metadata={"description": "If given, the revision reviewed: 409 if the visit moved on."},
+    )
+
+
+class QueueQuerySchema(Schema):
+    location_id = fields.Integer()
+    cursor = fields.String()
+    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
+
+
+class ReviewerSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+
+
+class ReviewSchema(Schema):
+    id = fields.Integer()
+    visit_id = fields.String()
+    revision = fields.Integer()
+    action = fields.String()
+    note = fields.String(allow_none=True)
+    item_comments = fields.Dict()
+    status_before = fields.String()
+    reviewer = fields.Nested(ReviewerSchema)
+    created_at = fields.String()
+
+
+class ReviewResultSchema(Schema):
+    visit = fields.Dict(metadata={"description": "id, revision, status"})
+    review = fields.Nested(ReviewSchema)
+
+
+class ReviewListSchema(Schema):
+    reviews = fields.List(fields.Nested(ReviewSchema))
+
+
+@blp.route("/review/queue", methods=["GET"])
+@allow(Role.ADMIN)
+@blp.arguments(QueueQuerySchema, location="query")
+@blp.response(200, description="{visits, cursor, has_more}; longest waiting first.")
+def get_queue(query: dict[str, Any]) -> dict[str, Any]:
+    """List submitted mystery shops awaiting review, oldest submission first."""
+    return review_queue(get_db(), **query)
+
+
+@blp.route("/visits/<visit_id>/review", methods=["POST"])
+@allow(Role.ADMIN)
+@blp.arguments(ReviewInSchema)
+@blp.response(200, ReviewResultSchema)
+@blp.alt_response(409, description="Not in a state for this action, or a stale revision.")
+@blp.alt_response(422, description="Unknown item in item_comments, or a return without a note.")
+def post_review(data: dict[str, Any], visit_id: str) -> dict[str, Any]:
+    """Release a visit to store-side staff, or return it to its observer for correction."""
+    return review_visit(get_db(), current_principal(), visit_id, **data)
+
+
+@blp.route("/visits/<visit_id>/reviews", methods=["GET"])
+@allow(Role.ADMIN)
+@blp.response(200, ReviewListSchema)
+def get_reviews(visit_id: str) -> dict[str, Any]:
+    """Return every review action on a visit: who, when, what and the note."""
+    return {"reviews": list_reviews(get_db(), visit_id)}

@@ -1,0 +1,114 @@
+"""Webhook subscriptions and their delivery log (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..db import get_db
+from ..scope import Role
+from ..webhooks import (
+    EVENTS,
+    create_webhook,
+    delete_webhook,
+    get_webhook,
+    list_deliveries,
+    list_webhooks,
+)
+from .security import allow, current_principal
+
+blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/api/v1/webhooks",
+    description="Signed event deliveries: each POST carries `X-Fieldobs-Signature: "
+    "sha256=<hex HMAC-SHA256 of the exact body, keyed with the subscription's secret>`, "
+    "`X-Fieldobs-Event`, `X-Fieldobs-Event-Id` and `X-Fieldobs-Timestamp`. Shoppers appear "
+    "only as pseudonyms.",
+)
+
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
+
+
+class WebhookInSchema(Schema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    events = fields.List(
+        fields.String(validate=validate.OneOf(EVENTS)),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+    description = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class WebhookSchema(Schema):
+    id = fields.Integer()
+    url = fields.String()
+    events = fields.List(fields.String())
+    description = fields.String(allow_none=True)
+    created_at = fields.String()
+    pending = fields.Integer()
+    failed = fields.Integer()
+
+
+class NewWebhookSchema(WebhookSchema):
+    secret = fields.String(metadata={"description": "Shown only in this answer: keep it."})
+
+
+class WebhookListSchema(Schema):
+    webhooks = fields.List(fields.Nested(WebhookSchema))
+
+
+class DeliveryQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    cursor = fields.String()
+    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
+
+
+@blp.route("", methods=["POST"])
+@allow(Role.ADMIN)
+@blp.arguments(WebhookInSchema)
+@blp.response(201, NewWebhookSchema)
+def post_webhook(data: dict[str, Any]) -> dict[str, Any]:
+    """Subscribe a URL to events; the signing secret is in this answer only."""
+    return create_webhook(
+        get_db(),
+        url=data["url"],
+        subscribed=data["events"],
+        description=data.get("description"),
+        created_by=current_principal().user_id,
+    )
+
+
+@blp.route("", methods=["GET"])
+@allow(Role.ADMIN)
+@blp.response(200, WebhookListSchema)
+def get_webhooks() -> dict[str, Any]:
+    """List the subscriptions (without secrets)."""
+    return {"webhooks": list_webhooks(get_db())}
+
+
+@blp.route("/<int:webhook_id>", methods=["GET"])
+@allow(Role.ADMIN)
+@blp.response(200, WebhookSchema)
+def get_one_webhook(webhook_id: int) -> dict[str, Any]:
+    """Return one subscription (without its secret)."""
+    return get_webhook(get_db(), webhook_id)
+
+
+@blp.route("/<int:webhook_id>", methods=["DELETE"])
+@allow(Role.ADMIN)
+@blp.response(204)
+def remove_webhook(webhook_id: int) -> None:
+    """Unsubscribe; pending deliveries are cancelled, the log stays."""
+    delete_webhook(get_db(), webhook_id)
+
+
+@blp.route("/<int:webhook_id>/deliveries", methods=["GET"])
+@allow(Role.ADMIN)
+@blp.arguments(DeliveryQuerySchema, location="query")
+@blp.response(200, description="{deliveries: [... each with its attempt log], cursor, has_more}")
+def get_deliveries(query: dict[str, Any], webhook_id: int) -> dict[str, Any]:
+    """Return a subscription's deliveries, newest first, with every attempt."""
+    return list_deliveries(get_db(), webhook_id, **query)
