@@ -18,9 +18,13 @@ class PhoneUUID(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return str(uuid.UUID(text))
+            parsed = uuid.UUID(text)
         except ValueError as error:
             raise ValidationError("must be a UUID") from error
+        if parsed.version == 1:
+            # A version-1 UUID carries the phone's hardware address: it would identify the shopper.
+            raise ValidationError("must be a random UUID (version 4); version 1 reveals the device")
+        return str(parsed)
 
 
 class Timestamp(fields.String):

@@ -122,6 +122,7 @@ def _invalid_cases(mystery: dict[str, Any], org: Org) -> list[tuple[dict[str, An
         ({**base, "finished_at": "2026-11-23T09:30:00"}, "finished_at"),
         ({**base, "finished_at": "2026-11-23T08:00:00Z"}, "finished_at"),
         ({**base, "id": "not-a-uuid"}, "id"),
+        ({**base, "id": str(uuid.uuid1())}, "id"),
         (
             {
                 **base,
@@ -140,7 +141,7 @@ def _invalid_cases(mystery: dict[str, Any], org: Org) -> list[tuple[dict[str, An
     ]
 
 
-@pytest.mark.parametrize("case", range(13))
+@pytest.mark.parametrize("case", range(14))
 def test_invalid_visit_is_422_naming_the_field(
     client: FlaskClient, org: Org, mystery: dict[str, Any], data_dir: Path, case: int
 ) -> None:

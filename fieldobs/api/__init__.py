@@ -6,11 +6,22 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 
-from . import auth, checklists, orgs, uploads, visits
+from . import assignments, auth, checklists, orgs, review, scores, uploads, visits, webhooks
 from .errors import register_error_handlers
 from .security import check_access, public
 
-BLUEPRINTS = [auth.blp, orgs.blp, checklists.blp, visits.blp, uploads.blp, uploads.photos_blp]
+BLUEPRINTS = [
+    auth.blp,
+    orgs.blp,
+    checklists.blp,
+    visits.blp,
+    uploads.blp,
+    uploads.photos_blp,
+    scores.blp,
+    assignments.blp,
+    review.blp,
+    webhooks.blp,
+]
 
 
 @public
