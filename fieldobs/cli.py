@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -16,6 +19,7 @@ from .errors import FieldobsError
 from .lifecycle import initialise
 from .orgs import import_locations_csv
 from .scope import Role
+from .scores_cli import scores_group
 
 
 def _fail(error: FieldobsError) -> None:
@@ -120,6 +124,89 @@ def import_locations_command(csv_file: TextIO) -> None:
     )
 
 
+@click.group("assignments")
+def assignments_group() -> None:
+    """Manage assignments."""
+
+
+@assignments_group.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@with_appcontext
+def import_assignments_command(csv_file: TextIO) -> None:
+    """Create assignments from CSV: shopper, location_id (or location_ref), checklist,
+    window_start, window_end. All rows or none; problems are reported by line."""
+    from .assignments import AssignmentPolicy, import_assignments_csv
+    from .timeutil import utcnow
+
+    policy = AssignmentPolicy(cooldown_days=float(current_app.config["REASSIGN_COOLDOWN_DAYS"]))
+    try:
+        created = import_assignments_csv(
+            get_db(), csv_file.read(), created_by=None, policy=policy, now=utcnow()
+        )
+    except FieldobsError as error:
+        _fail(error)
+    click.echo(f"imported: {len(created)} assignments created")
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Run scheduled jobs by hand."""
+
+
+@jobs_group.command("list")
+@with_appcontext
+def list_jobs_command() -> None:
+    """List the scheduled jobs, their intervals and their last runs."""
+    from .jobs import intervals
+
+    db = get_db()
+    for name, seconds in intervals(current_app.config).items():
+        last = db.execute(
+            "SELECT started_at, outcome FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT 1",
+            [name],
+        ).fetchone()
+        every = f"every {seconds:g}s" if seconds > 0 else "off"
+        ran = f"last run {last[0]} ({last[1] or 'running'})" if last else "never run"
+        click.echo(f"{name:20} {every:14} {ran}")
+
+
+@jobs_group.command("run")
+@click.argument("name")
+@with_appcontext
+def run_job_command(name: str) -> None:
+    """Run one job now (it waits for nobody: if it is running elsewhere, nothing happens)."""
+    from .jobs import JOBS, run_job
+
+    if name not in JOBS:
+        click.echo(f"error: no job {name!r}; choose from {', '.join(JOBS)}", err=True)
+        sys.exit(2)
+    run = run_job(get_db(), name, current_app.config)
+    if not run.ran:
+        click.echo(f"{name}: not run, {run.reason}", err=True)
+        sys.exit(1)
+    if run.error:
+        click.echo(f"{name}: failed: {run.error}", err=True)
+        sys.exit(1)
+    click.echo(f"{name}: {json.dumps(run.result, default=str)}")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the scheduled jobs in the foreground until interrupted (a dedicated process)."""
+    from .jobs import start_scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    scheduler = start_scheduler(app)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"scheduler running: {', '.join(j.id for j in scheduler.get_jobs())}")
+    while not stop.wait(1):  # short waits: signal handlers run between them
+        pass
+    scheduler.shutdown(wait=True)
+
+
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Only seed when there are no users yet.")
 @with_appcontext
@@ -142,6 +229,10 @@ def init_app(app: Flask) -> None:
         users_group,
         locations_group,
         demo_command,
+        scores_group,
+        assignments_group,
+        jobs_group,
+        scheduler_command,
     ):
         app.cli.add_command(command)
 
@@ -149,6 +240,11 @@ def init_app(app: Flask) -> None:
 def _create_app() -> Flask:
     from . import create_app
 
+    context = click.get_current_context(silent=True)
+    if context is not None and context.info_name != "run":
+        # One-off commands never start the scheduler: a job cut short when the command exits
+        # would hold its lease until it lapses. `fieldobs scheduler` starts it explicitly.
+        return create_app({"SCHEDULER_ENABLED": False})
     return create_app()
 
 

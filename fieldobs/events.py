@@ -29,3 +29,5 @@ VISIT_CHANGED = "visit.changed"  # payload: {"before": row | None, "after": row}
 VISIT_SUBMITTED = "visit.submitted"  # payload: {"visit": row}
 VISIT_RELEASED = "visit.released"
 VISIT_RETURNED = "visit.returned"
+# payload: {"location_id": id}; periods are local, so what was filed where may move.
+LOCATION_TIMEZONE_CHANGED = "location.timezone_changed"

@@ -7,6 +7,7 @@ import io
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from . import events
 from .changes import record_change, record_changes
 from .db import Database, one, rows, transaction
 from .errors import Conflict, Invalid, NotFound
@@ -115,6 +116,9 @@ def update_location(db: Database, location_id: int, data: dict[str, Any]) -> dic
         if problems := _location_problems(db, data):
             raise Invalid("The location is invalid.", fields=problems)
         fields = {k: v for k, v in data.items() if k in {"name", "area_id", "timezone", "address"}}
+        previous_zone = db.execute(
+            "SELECT timezone FROM locations WHERE id = ?", [location_id]
+        ).fetchone()[0]
         if fields:
             assignments = ", ".join(f"{k} = ?" for k in fields)
             db.execute(
@@ -122,6 +126,8 @@ def update_location(db: Database, location_id: int, data: dict[str, Any]) -> dic
                 [*fields.values(), now_rfc3339(), location_id],
             )
             record_change(db, "location", location_id)
+        if fields.get("timezone", previous_zone) != previous_zone:
+            events.emit(db, events.LOCATION_TIMEZONE_CHANGED, {"location_id": location_id})
     return get_location(db, location_id)
 
 

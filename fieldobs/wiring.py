@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from . import events, rollups
+from . import assignments, events, review, rollups, visits, webhooks
+from .pull import register_feed
 
 
 def connect() -> None:
     """Subscribe rollups, webhooks and other reactions to domain events."""
     # Each feature registers here, so the order of reactions inside a commit is explicit.
     events.subscribe(events.VISIT_CHANGED, rollups.on_visit_changed)
+    events.subscribe(events.LOCATION_TIMEZONE_CHANGED, rollups.on_location_timezone_changed)
+    # Assignments: a visit completes the assignment it names; a mismatch is flagged.
+    visits.add_flagger(assignments.flag_visit)
+    events.subscribe(events.VISIT_CHANGED, assignments.on_visit_changed)
+    register_feed("assignment", "assignments", assignments.load_feed)
+    register_feed("notification", "notifications", assignments.load_notification_feed)
+    # Review: a returned visit reaches its observer's phone, and leaves it once corrected.
+    events.subscribe(events.VISIT_RETURNED, review.on_visit_returned)
+    events.subscribe(events.VISIT_CHANGED, review.on_visit_changed)
+    register_feed("visit", "returned_visits", review.load_returned_feed)
+    # Webhooks: deliveries are queued in the transaction of the event they announce.
+    events.subscribe(events.VISIT_SUBMITTED, webhooks.on_visit_submitted)
+    events.subscribe(events.VISIT_RELEASED, webhooks.on_visit_released)
+    events.subscribe(events.VISIT_RETURNED, webhooks.on_visit_returned)
+    events.subscribe(assignments.ASSIGNMENT_EXPIRED, webhooks.on_assignment_expired)

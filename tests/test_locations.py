@@ -11,6 +11,7 @@ from fieldobs.errors import Invalid
 from fieldobs.orgs import import_locations_csv
 
 from .conftest import Org
+from .visit_factory import make_visit
 
 
 @pytest.mark.parametrize(
@@ -117,3 +118,40 @@ def test_csv_import_reports_bad_rows_by_line_and_imports_nothing(
         after = get_db().execute("SELECT count(*) FROM locations").fetchone()[0]
     assert any(fragment in problem for problem in caught.value.fields[problem_key])  # type: ignore[index]
     assert after == before
+
+
+def test_time_zone_change_refiles_visits_into_local_months(
+    app: Flask, client: FlaskClient, org: Org
+) -> None:
+    walk = client.get(
+        "/api/v1/checklists/back-to-the-floor", headers=org.auth("manager")
+    ).get_json()
+    # 23:30 UTC on 31 October is still October in London and already November in Tokyo.
+    visit = make_visit(
+        walk,
+        org.locations["leeds"],
+        started_at="2026-10-31T23:00:00Z",
+        finished_at="2026-10-31T23:30:00Z",
+    )
+    headers = org.auth("manager")
+    assert (
+        client.put(f"/api/v1/visits/{visit['id']}", json=visit, headers=headers).status_code == 201
+    )
+
+    def month() -> str:
+        with app.app_context():
+            row = (
+                get_db()
+                .execute("SELECT month FROM score_visits WHERE visit_id = ?", [visit["id"]])
+                .fetchone()
+            )
+        return str(row[0])
+
+    assert month() == "2026-10"
+    response = client.patch(
+        f"/api/v1/locations/{org.locations['leeds']}",
+        json={"timezone": "Asia/Tokyo"},
+        headers=org.auth("admin"),
+    )
+    assert response.status_code == 200
+    assert month() == "2026-11"

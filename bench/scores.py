@@ -1,0 +1,646 @@
+"""Score reads: series, area ranking and all-areas ranking through a real server, from the
+rollups, against the same answers computed by a plain GROUP BY over the visits.
+
+Run: .venv/bin/python bench/scores.py [--locations 2000 --areas 40 --visits 200000 --years 3]
+
+The locations use time zones without daylight saving time, so that the plain query can place a
+visit in its local month with strftime and a fixed offset and both sides must agree exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fieldobs import create_app
+from fieldobs.db import get_db
+from fieldobs.rollups import period_start, shift_period
+from fieldobs.scope import Principal, Role
+from fieldobs.scores import (
+    TREND_PERIODS,
+    WITHIN_LOOKBACK,
+    figures_from_cells,
+    location_series,
+    rank_locations,
+    trend_window,
+)
+from fieldobs.scoring import score_visit
+from fieldobs.stats import Moments, mean_interval
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PASSWORD = "bench-password"
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+ZONES = {  # no daylight saving time in 2023-2026: a fixed offset in minutes
+    "UTC": 0,
+    "Africa/Lagos": 60,
+    "Asia/Dubai": 240,
+    "Asia/Kolkata": 330,
+    "Asia/Singapore": 480,
+    "Asia/Tokyo": 540,
+    "Australia/Brisbane": 600,
+    "America/Phoenix": -420,
+}
+COUNTED = "kind = 'mystery_shop' AND status = 'released' AND score IS NOT NULL"
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def answer(item: dict[str, Any], quality: float, rng: random.Random) -> dict[str, Any] | None:
+    """Answer one item the way an observer seeing service of this quality might."""
+    kind, own = item["type"], min(1.0, max(0.0, quality + rng.gauss(0, 0.2)))
+    if item.get("allow_na") and rng.random() < 0.1:
+        return {"item": item["id"], "na": True}
+    if kind == "photo":
+        return None
+    if kind == "yes_no":
+        value: Any = rng.random() < own
+    elif kind == "scale":
+        value = item["min"] + round(own * (item["max"] - item["min"]))
+    elif kind == "choice":
+        scored = [o for o in item["options"] if o.get("score") is not None]
+        value = min(scored, key=lambda o: abs(o["score"] - own))["id"]
+    elif kind in ("duration", "number"):
+        target, limit = item.get("target"), item.get("limit")
+        value = (
+            rng.randint(0, 8) if target is None else max(0.0, target + (1 - own) * (limit - target))
+        )
+    else:
+        value = "Observed and written up."
+    return {"item": item["id"], "value": value}
+
+
+def score_pool(
+    definition: dict[str, Any], rng: random.Random, levels: int = 36, variants: int = 12
+) -> list[list[tuple[str, float | None, str, str]]]:
+    """Return scored answer sets by quality level: (answers JSON, score, sections, breakdown)."""
+    pool = []
+    for level in range(levels):
+        quality = 0.3 + 0.7 * level / (levels - 1)
+        entries = []
+        for _ in range(variants):
+            answers = [
+                a
+                for section in definition["sections"]
+                for item in section["items"]
+                if (a := answer(item, quality, rng)) is not None
+            ]
+            result = score_visit(definition, answers)
+            entries.append(
+                (
+                    json.dumps(answers, sort_keys=True, separators=(",", ":")),
+                    result.score,
+                    json.dumps([{"id": s.id, "score": s.score} for s in result.sections]),
+                    json.dumps(result.to_dict()),
+                )
+            )
+        pool.append(entries)
+    return pool
+
+
+def stamp(moment: datetime) -> str:
+    """Format like fieldobs.timeutil.to_rfc3339 (a UTC moment)."""
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def generate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Write areas, locations, observers and visits straight into SQLite, in one transaction."""
+    rng = random.Random(7)
+    conn = sqlite3.connect(path, isolation_level=None)
+    # Throw-away data written once: no journal, no fsync (WAL again before the server starts).
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -1000000")
+    checklists = {}
+    for slug in ("mystery-shop", "back-to-the-floor"):
+        version, text = conn.execute(
+            "SELECT version, definition FROM checklist_versions WHERE slug = ?"
+            " ORDER BY version DESC LIMIT 1",
+            [slug],
+        ).fetchone()
+        definition = json.loads(text)
+        checklists[slug] = (version, definition["kind"], score_pool(definition, rng))
+    created = stamp(NOW)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO areas (id, name, created_at) VALUES (?, ?, ?)",
+        [(a, f"Area {a:02d}", created) for a in range(1, args.areas + 1)],
+    )
+    zones = list(ZONES)
+    locations = []
+    for index in range(1, args.locations + 1):
+        area = (index - 1) % args.areas + 1
+        locations.append((index, f"Store {index:04d}", area, zones[index % len(zones)]))
+    conn.executemany(
+        "INSERT INTO locations (id, name, area_id, timezone, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(*row, created, created) for row in locations],
+    )
+    conn.execute("CREATE TABLE bench_offsets (location_id INTEGER PRIMARY KEY, modifier TEXT)")
+    conn.executemany(
+        "INSERT INTO bench_offsets VALUES (?, ?)",
+        [(lid, f"{ZONES[zone]:+d} minutes") for lid, _, _, zone in locations],
+    )
+    first_user = int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM users").fetchone()[0])
+    shoppers = list(range(first_user, first_user + args.shoppers))
+    managers = list(range(shoppers[-1] + 1, shoppers[-1] + 1 + args.locations // 4))
+    conn.executemany(
+        "INSERT INTO users (id, username, display_name, role, password_hash, created_at)"
+        " VALUES (?, ?, ?, ?, 'x', ?)",
+        [(u, f"shopper{u}", f"Shopper {u}", "shopper", created) for u in shoppers]
+        + [(u, f"manager{u}", f"Manager {u}", "manager", created) for u in managers],
+    )
+    area_level = {a: rng.gauss(0.74, 0.04) for a in range(1, args.areas + 1)}
+    level = {lid: area_level[area] + rng.gauss(0, 0.06) for lid, _, area, _ in locations}
+    drift = {lid: rng.choice([0.0, 0.0, 0.0, 0.004, -0.004, 0.01, -0.01]) for lid in level}
+    busy = [rng.lognormvariate(0, 0.5) for _ in locations]
+    chosen = rng.choices([row[0] for row in locations], weights=busy, k=args.visits)
+    span = args.years * 365 * 86400
+    start = NOW - timedelta(seconds=span)
+    rows = []
+    for location in chosen:
+        moment = start + timedelta(seconds=rng.randrange(span))
+        walk = rng.random() < 0.1
+        slug = "back-to-the-floor" if walk else "mystery-shop"
+        version, kind, pool = checklists[slug]
+        months = (moment - start).days / 30.4
+        quality = level[location] + drift[location] * months + rng.gauss(0, 0.08)
+        bucket = min(len(pool) - 1, max(0, round((quality - 0.3) / 0.7 * (len(pool) - 1))))
+        answers, score, sections, breakdown = rng.choice(pool[bucket])
+        roll = rng.random()
+        if walk:
+            status = "submitted" if roll < 0.97 else "returned"
+            observer = managers[(location - 1) // 4]
+        else:
+            status = "released" if roll < 0.94 else "submitted" if roll < 0.97 else "returned"
+            observer = rng.choice(shoppers)
+        visit_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        finished = stamp(moment)
+        began = stamp(moment - timedelta(minutes=20))
+        body = (
+            f'{{"answers":{answers},"checklist":{{"slug":"{slug}","version":{version}}},'
+            f'"finished_at":"{finished}","id":"{visit_id}","location_id":{location},'
+            f'"photos":[],"revision":1,"started_at":"{began}"}}'
+        )
+        received = stamp(moment + timedelta(minutes=5))
+        rows.append(
+            (
+                visit_id,
+                1,
+                visit_id.replace("-", ""),
+                observer,
+                location,
+                slug,
+                version,
+                kind,
+                status,
+                began,
+                finished,
+                finished,
+                received,
+                received,
+                0.0,
+                body,
+                score,
+                sections,
+                breakdown,
+                received,
+                received if status == "released" else None,
+            )
+        )
+    conn.executemany(
+        "INSERT INTO visits (id, revision, fingerprint, observer_id, location_id, checklist_slug,"
+        " checklist_version, kind, status, started_at, finished_at, observed_at, received_at,"
+        " updated_at, clock_skew_seconds, body, score, section_scores, breakdown, submitted_at,"
+        " released_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    return {"areas": list(range(1, args.areas + 1)), "locations": locations}
+
+
+# --- the plain GROUP BY -------------------------------------------------------------------
+
+
+def month_bounds(first: str, last: str) -> tuple[str, str]:
+    """Return a UTC range safely covering the local months first..last (a day either side)."""
+    low = datetime.combine(period_start("month", first), datetime.min.time(), UTC)
+    high = datetime.combine(
+        period_start("month", shift_period("month", last, 1)), datetime.min.time(), UTC
+    )
+    return stamp(low - timedelta(days=1)), stamp(high + timedelta(days=1))
+
+
+def plain_series(
+    conn: sqlite3.Connection, location_id: int, first: str, last: str
+) -> dict[str, Any]:
+    """Compute a location's monthly series with GROUP BY over its visits."""
+    low, high = month_bounds(first, last)
+    modifier = conn.execute(
+        "SELECT modifier FROM bench_offsets WHERE location_id = ?", [location_id]
+    ).fetchone()[0]
+    args = [modifier, location_id, low, high, first, last]
+    totals = {
+        period: Moments(n, total, total_sq)
+        for period, n, total, total_sq in conn.execute(
+            "SELECT strftime('%Y-%m', observed_at, ?) AS period, count(*), sum(score),"
+            f" sum(score * score) FROM visits WHERE location_id = ? AND {COUNTED}"
+            " AND observed_at BETWEEN ? AND ? GROUP BY period HAVING period BETWEEN ? AND ?",
+            args,
+        )
+    }
+    sections: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for period, section, n, total in conn.execute(
+        "SELECT strftime('%Y-%m', v.observed_at, ?) AS period, s.value ->> 'id', count(*),"
+        " sum(s.value ->> 'score') FROM visits v, json_each(v.section_scores) s"
+        f" WHERE v.location_id = ? AND v.{COUNTED.replace(' AND ', ' AND v.')}"
+        " AND v.observed_at BETWEEN ? AND ? AND s.value ->> 'score' IS NOT NULL"
+        " GROUP BY 1, 2 HAVING period BETWEEN ? AND ?",
+        args,
+    ):
+        sections[period][section] = {"n": n, "mean": round(total / n, 1)}
+    series = []
+    period = first
+    while period <= last:
+        moments = totals.get(period, Moments())
+        low_, high_ = mean_interval(moments)
+        series.append(
+            {
+                "period": period,
+                "n": moments.n,
+                "mean": None if moments.mean is None else round(moments.mean, 1),
+                "low": None if low_ is None else round(low_, 1),
+                "high": None if high_ is None else round(high_, 1),
+                "sections": sections.get(period, {}),
+            }
+        )
+        period = shift_period("month", period, 1)
+    return {"series": series}
+
+
+def plain_ranking(
+    conn: sqlite3.Connection, area_ids: Sequence[int], at: str
+) -> list[dict[str, Any]]:
+    """Rank the areas' locations from a GROUP BY over their visits."""
+    window = trend_window("month", at)
+    ids = json.dumps(sorted(area_ids))
+    areas = [
+        {"id": a, "name": n}
+        for a, n in conn.execute(
+            "SELECT id, name FROM areas WHERE id IN (SELECT value FROM json_each(?)) ORDER BY name",
+            [ids],
+        )
+    ]
+    locations = [
+        {"id": i, "name": n, "area_id": a}
+        for i, n, a in conn.execute(
+            "SELECT id, name, area_id FROM locations WHERE deleted_at IS NULL"
+            " AND area_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            [ids],
+        )
+    ]
+    cells = month_cells(conn, ids, window[0], window[-1])
+
+    def fallback(location_ids: Sequence[int], period: str) -> tuple[float, int]:
+        wide = month_cells(conn, ids, shift_period("month", period, 1 - WITHIN_LOOKBACK), period)
+        chosen = set(location_ids)
+        found = [m for lid, own in wide.items() if lid in chosen for m in own.values()]
+        return math.fsum(m.squares for m in found), sum(m.n - 1 for m in found)
+
+    figures = figures_from_cells(cells, window)
+    table, _ = rank_locations(areas, locations, figures, at, window[-2], fallback)
+    return table
+
+
+def month_cells(
+    conn: sqlite3.Connection, area_ids: str, first: str, last: str
+) -> dict[int, dict[str, Moments]]:
+    """Return location -> local month -> moments of the counted mystery shops, by GROUP BY."""
+    low, high = month_bounds(first, last)
+    cells: dict[int, dict[str, Moments]] = defaultdict(dict)
+    for location_id, period, n, total, total_sq in conn.execute(
+        "SELECT v.location_id, strftime('%Y-%m', v.observed_at, o.modifier) AS period, count(*),"
+        " sum(v.score), sum(v.score * v.score) FROM visits v"
+        " JOIN bench_offsets o ON o.location_id = v.location_id"
+        f" WHERE v.{COUNTED.replace(' AND ', ' AND v.')} AND v.observed_at BETWEEN ? AND ?"
+        " AND v.location_id IN (SELECT id FROM locations WHERE area_id IN"
+        " (SELECT value FROM json_each(?))) GROUP BY 1, 2 HAVING period BETWEEN ? AND ?",
+        [low, high, area_ids, first, last],
+    ):
+        cells[location_id][period] = Moments(n, total, total_sq)
+    return cells
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(*args: str, env: dict[str, str]) -> str:
+    """Run a fieldobs CLI command and return its output."""
+    done = subprocess.run(
+        [str(BIN / "fieldobs"), *args],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+class Client:
+    """A keep-alive JSON client."""
+
+    def __init__(self, port: int, token: str = "") -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.token = token
+
+    def measure(self, path: str, repeat: int) -> tuple[float, float, Any]:
+        """GET a path once, then `repeat` more times; return first, median again, the body."""
+        started = time.perf_counter()
+        status, raw = self.fetch(path)
+        first = time.perf_counter() - started
+        assert status == 200, raw[:500]
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            status, raw = self.fetch(path)
+            times.append(time.perf_counter() - started)
+        return first, statistics.median(times) if times else first, json.loads(raw)
+
+    def fetch(self, path: str) -> tuple[int, bytes]:
+        """GET a path; return the status and the raw body (parsing is the client's own time)."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            self.conn.request("GET", path, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closed an idle keep-alive connection: open a new one, as browsers do.
+            self.conn.close()
+            self.conn.request("GET", path, headers=headers)
+            response = self.conn.getresponse()
+        return response.status, response.read()
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Send one request and return status and JSON."""
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = json.dumps(body) if body is not None else None
+        self.conn.request(method, path, body=data, headers=headers)
+        response = self.conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+
+
+@dataclass
+class Result:
+    """One endpoint's figures."""
+
+    name: str
+    again: float
+    first: float
+    plain: float
+    same: bool
+    judged: bool = True  # False: shown for information, no target
+
+
+def timed(call: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Return the median seconds of `repeat` calls (after one warm-up) and the last result."""
+    result = call()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def same(served: Any, plain: Any, tolerance: float = 0.11) -> bool:
+    """Compare answers: equal structure, numbers within a rounding step."""
+    if isinstance(served, dict) and isinstance(plain, dict):
+        return served.keys() == plain.keys() and all(same(served[k], plain[k]) for k in served)
+    if isinstance(served, list) and isinstance(plain, list):
+        return len(served) == len(plain) and all(
+            same(a, b) for a, b in zip(served, plain, strict=True)
+        )
+    if isinstance(served, float) or isinstance(plain, float):
+        return served is not None and plain is not None and abs(served - plain) <= tolerance
+    return bool(served == plain)
+
+
+def wait_for(port: int) -> None:
+    """Wait until the server answers /healthz."""
+    for _ in range(600):
+        try:
+            if Client(port).call("GET", "/healthz")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def main() -> None:
+    """Generate, rebuild, measure and print figures and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--locations", type=int, default=2000)
+    parser.add_argument("--areas", type=int, default=40)
+    parser.add_argument("--visits", type=int, default=200_000)
+    parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--shoppers", type=int, default=400)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--keep", action="store_true", help="Keep the data directory.")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="fieldobs-scores-bench-"))
+    env = {
+        **os.environ,
+        "FIELDOBS_DATA_DIR": str(data_dir),
+        "FIELDOBS_SQLITE_SYNCHRONOUS": "NORMAL",
+    }
+    run("init-db", env=env)
+    started = time.perf_counter()
+    org = generate(data_dir / "fieldobs.db", args)
+    generated = time.perf_counter() - started
+    started = time.perf_counter()
+    rebuilt = run("scores", "rebuild", env=env)
+    rebuild_seconds = time.perf_counter() - started
+    lead_areas = org["areas"][:5]
+    run("users", "create", "bench-admin", "--role", "admin", "--password", PASSWORD, env=env)
+    run(
+        "users",
+        "create",
+        "bench-lead",
+        "--role",
+        "area_lead",
+        "--password",
+        PASSWORD,
+        *[f"--area={a}" for a in lead_areas],
+        env=env,
+    )
+    size = sum(p.stat().st_size for p in data_dir.glob("fieldobs.db*"))
+
+    at = "2026-10"
+    rng = random.Random(11)
+    sample = rng.sample([row[0] for row in org["locations"]], 20)
+    first, last = "2023-11", "2026-11"
+    plain = sqlite3.connect(data_dir / "fieldobs.db")
+    port = free_port()
+    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    log = log_path.open("wb")
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "2",
+            "--keep-alive",
+            "30",
+            "-b",
+            f"127.0.0.1:{port}",
+            "wsgi:app",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    results: list[Result] = []
+    try:
+        wait_for(port)
+        login = {"username": "bench-admin", "password": PASSWORD}
+        admin = Client(port, Client(port).call("POST", "/api/v1/auth/token", login)[1]["token"])
+        repeat = max(3, args.repeat // 10)
+
+        colds: list[float] = []
+        warms: list[float] = []
+        plain_times: list[float] = []
+        ok = True
+        for location in sample:
+            path = f"/api/v1/locations/{location}/scores?period=month&from={first}&to={last}"
+            cold, warm, body = admin.measure(path, repeat)
+            colds.append(cold)
+            warms.append(warm)
+            seconds, answer_ = timed(partial(plain_series, plain, location, first, last), repeat)
+            plain_times.append(seconds)
+            ok &= same(body["series"], answer_["series"])
+        results.append(
+            Result("series: 1 location, 37 months + sections", statistics.median(warms),
+                   statistics.median(colds), statistics.median(plain_times), ok)
+        )  # fmt: skip
+
+        # The same series without HTTP: where the time of the first row goes.
+        app = create_app({"DATA_DIR": str(data_dir), "AUTO_INIT": False})
+        everyone = Principal(0, "bench", Role.ADMIN, None, None)
+        with app.app_context():
+            inside = [
+                timed(
+                    partial(location_series, get_db(), everyone, location, first=first, last=last),
+                    repeat,
+                )[0]
+                for location in sample
+            ]
+        results.append(
+            Result("series: the same, in-process (no HTTP)", statistics.median(inside),
+                   statistics.median(inside), statistics.median(plain_times), True, False)
+        )  # fmt: skip
+
+        colds, warms, plain_times, ok = [], [], [], True
+        for area in org["areas"][:10]:
+            path = f"/api/v1/areas/{area}/ranking?period=month&at={at}"
+            cold, warm, body = admin.measure(path, repeat)
+            colds.append(cold)
+            warms.append(warm)
+            seconds, table = timed(partial(plain_ranking, plain, [area], at), repeat)
+            plain_times.append(seconds)
+            ok &= same(body["locations"], table)
+        results.append(
+            Result(f"area ranking: {len(body['locations'])} locations", statistics.median(warms),
+                   statistics.median(colds), statistics.median(plain_times), ok)
+        )  # fmt: skip
+
+        colds, ok = [], True
+        for month in [shift_period("month", at, -k) for k in range(1, 6)]:
+            cold, _, body = admin.measure(f"/api/v1/ranking?at={month}", 0)
+            colds.append(cold)
+        _, warm, body = admin.measure(f"/api/v1/ranking?at={at}", args.repeat)
+        seconds, table = timed(partial(plain_ranking, plain, org["areas"], at), 3)
+        results.append(
+            Result(f"all-areas ranking: {len(body['locations'])} locations", warm,
+                   statistics.median(colds), seconds, same(body["locations"], table))
+        )  # fmt: skip
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+        plain.close()
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+            log_path.unlink(missing_ok=True)
+
+    print(
+        f"fieldobs scores benchmark: {args.locations} locations in {args.areas} areas, "
+        f"{args.visits:,} visits over {args.years} years; 2 cores shared with the server"
+    )
+    print(f"  generated in {generated:.1f} s (one transaction); database {size / 1e9:.2f} GB")
+    print(f"  fieldobs scores rebuild: {rebuild_seconds:.1f} s ({rebuilt})")
+    print(
+        "  HTTP: gunicorn, 2 gthread workers, one keep-alive client, time to the last body byte;"
+        " first = first request for that URL (rankings: nothing cached yet),"
+        " again = median of repeats (rankings: served from the data-versioned cache)."
+    )
+    print(
+        "  plain: the same answers from GROUP BY over the visits, in-process, no HTTP"
+        f" (rankings: plus the same statistics; trend window {TREND_PERIODS} months)"
+    )
+    print(
+        f"  {'endpoint':<40} {'HTTP again':>10} {'HTTP first':>11} {'plain':>10}"
+        f" {'ratio again':>11} {'ratio first':>11}  same  targets (< 50 ms, >= 10x)"
+    )
+    for result in results:
+        verdict = "met" if result.again < 0.050 and result.plain / result.again >= 10 else "MISSED"
+        verdict = verdict if result.judged else "(information)"
+        print(
+            f"  {result.name:<40} {result.again * 1e3:7.2f} ms {result.first * 1e3:8.2f} ms"
+            f" {result.plain * 1e3:7.1f} ms {result.plain / result.again:10.1f}x"
+            f" {result.plain / result.first:10.1f}x  {'yes' if result.same else 'NO':<4}  {verdict}"
+        )
+    if args.keep:
+        print(f"  data kept in {data_dir}")
+
+
+if __name__ == "__main__":
+    main()
