@@ -619,8 +619,8 @@ def on_location_timezone_changed(db: Database, payload: dict[str, Any]) -> None:
 def rebuild(db: Database, location_ids: Iterable[int] | None = None, *, processes: int = 1) -> int:
     """Recompute the rollups from the visits, all or some locations' (inside a transaction).
 
-    Returns the number of visits that count. Run it after changing a location's time zone:
-    the visits counted before keep the periods they were filed under until then.
+    Returns the number of visits that count. A location's time-zone change runs it for that
+    location (on_location_timezone_changed), re-filing its visits into local periods.
     With processes > 1, worker processes read the visits through their own connections, so
     they must hold no uncommitted change (the CLI rebuilds in a fresh transaction).
     """
