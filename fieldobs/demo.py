@@ -112,8 +112,8 @@ def seed_demo_visits(
     count = 0
     now = utcnow()
     for index, location_id in enumerate(location_ids):
-        base = 0.55 + 0.07 * index
-        for days_ago in range(180, 0, -9):
+        base = 0.45 + 0.09 * index
+        for days_ago in range(180, 0, -4):
             finished = now - timedelta(days=days_ago, hours=rng.randint(0, 8))
             quality = min(0.97, base + (180 - days_ago) / 900 + rng.uniform(-0.1, 0.1))
             _push(db, as_shopper, mystery, location_id, finished, quality, rng, policy, True)
