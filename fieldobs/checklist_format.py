@@ -13,7 +13,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +61,8 @@ class CheckedField(fields.Field[Any]):
         """Delegate to `check`."""
         return self.check(value)
 
-    def check(self, value: Any) -> Any:
-        """Return the loaded value or raise ValidationError."""
-        raise NotImplementedError
+    # Each subclass defines check(value): return the loaded value or raise ValidationError.
+    check: Callable[[Any], Any]
 
 
 class StrictBoolean(CheckedField):
