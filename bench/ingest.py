@@ -152,7 +152,9 @@ def main() -> None:
     parser.add_argument("--put-visits", type=int, default=1500)
     parser.add_argument("--batch-visits", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2, help="client threads")
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--worker-threads", type=int, default=1)
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="fieldobs-bench-"))
@@ -167,9 +169,9 @@ def main() -> None:
             "-w",
             str(args.workers),
             "-k",
-            "gthread",
+            args.worker_class,
             "--threads",
-            "4",
+            str(args.worker_threads),
             "-b",
             f"127.0.0.1:{port}",
             "wsgi:app",
@@ -228,7 +230,8 @@ def main() -> None:
     answers = len(answers_for(checklist))
     print(
         f"fieldobs ingest benchmark: {answers} answers per visit, synchronous=FULL, WAL, "
-        f"gunicorn {args.workers} gthread workers, {args.threads} client threads, 2 cores shared"
+        f"gunicorn {args.workers} {args.worker_class} workers,"
+        f" {args.threads} client threads, 2 cores shared"
     )
     print(
         f"  raw sqlite3 executemany of the same rows, one transaction (the limit):"
