@@ -28,6 +28,7 @@ class Database(sqlite_utils.Database):
     write_lock: int | None = None
 
 
+SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -35,6 +36,8 @@ class Storage:
     """Hand out one long-lived connection per thread to one SQLite file."""
 
     def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000):
+        if synchronous not in SYNCHRONOUS_LEVELS:
+            raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
         self.path = path
         self.synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
