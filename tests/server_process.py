@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .conftest import REPO
 
@@ -103,3 +106,23 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
+
+
+def stored_bodies(data_dir: Path) -> dict[str, list[Any]]:
+    """Return every stored visit body by id, read straight from the database file."""
+    conn = sqlite3.connect(data_dir / "fieldobs.db")
+    try:
+        found: dict[str, list[Any]] = {}
+        for visit_id, body in conn.execute("SELECT id, body FROM visits"):
+            found.setdefault(visit_id, []).append(json.loads(body))
+        return found
+    finally:
+        conn.close()
+
+
+def assert_exactly_once(data_dir: Path, sent: list[dict[str, Any]]) -> None:
+    """Every visit sent is stored once, exactly as sent, and nothing else is stored."""
+    stored = stored_bodies(data_dir)
+    assert sorted(stored) == sorted(v["id"] for v in sent)
+    for visit in sent:
+        assert stored[visit["id"]] == [visit]

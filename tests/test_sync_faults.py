@@ -6,7 +6,6 @@ import contextlib
 import json
 import random
 import shutil
-import sqlite3
 import threading
 import urllib.error
 import urllib.request
@@ -18,7 +17,7 @@ import pytest
 
 from .conftest import Org
 from .fault_proxy import FaultProxy, always, flaky
-from .server_process import ServerProcess
+from .server_process import ServerProcess, assert_exactly_once, stored_bodies
 from .visit_factory import make_visit
 
 pytestmark = pytest.mark.slow
@@ -53,26 +52,6 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
 def checklist(server: ServerProcess, org: Org) -> dict[str, Any]:
     """Return the published mystery-shop checklist, read over HTTP."""
     return request(server.url, "GET", "/api/v1/checklists/mystery-shop", org.tokens["shopper"])[1]
-
-
-def stored_bodies(data_dir: Path) -> dict[str, list[Any]]:
-    """Return every stored visit body by id, read straight from the database file."""
-    conn = sqlite3.connect(data_dir / "fieldobs.db")
-    try:
-        found: dict[str, list[Any]] = {}
-        for visit_id, body in conn.execute("SELECT id, body FROM visits"):
-            found.setdefault(visit_id, []).append(json.loads(body))
-        return found
-    finally:
-        conn.close()
-
-
-def assert_exactly_once(data_dir: Path, sent: list[dict[str, Any]]) -> None:
-    """Every visit sent is stored once, exactly as sent, and nothing else is stored."""
-    stored = stored_bodies(data_dir)
-    assert sorted(stored) == sorted(v["id"] for v in sent)
-    for visit in sent:
-        assert stored[visit["id"]] == [visit]
 
 
 def push_until_acknowledged(

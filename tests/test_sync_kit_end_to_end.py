@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import random
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +16,7 @@ from sync.retry import Backoff, RetryPolicy
 
 from .conftest import Org
 from .fault_proxy import FaultProxy, flaky
-from .server_process import ServerProcess
+from .server_process import ServerProcess, assert_exactly_once
 from .visit_factory import make_visit
 
 pytestmark = pytest.mark.slow
@@ -39,18 +36,6 @@ def fast_backoff() -> Backoff:
     return Backoff(
         policy=RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.1), rng=random.Random(5)
     )
-
-
-def stored(data_dir: Path) -> dict[str, list[Any]]:
-    """Return the stored bodies by visit id, straight from the server's database file."""
-    conn = sqlite3.connect(data_dir / "fieldobs.db")
-    try:
-        found: dict[str, list[Any]] = {}
-        for visit_id, body in conn.execute("SELECT id, body FROM visits"):
-            found.setdefault(visit_id, []).append(json.loads(body))
-        return found
-    finally:
-        conn.close()
 
 
 def test_outbox_of_500_visits_drains_exactly_once_through_a_flaky_network(
@@ -77,7 +62,4 @@ def test_outbox_of_500_visits_drains_exactly_once_through_a_flaky_network(
             assert replica.cursor() is not None
     assert proxy.counts["drop_response"] > 0
     assert proxy.counts["duplicate"] > 0
-    bodies = stored(data_dir)
-    assert sorted(bodies) == sorted(v["id"] for v in visits)
-    for visit in visits:
-        assert bodies[visit["id"]] == [visit]
+    assert_exactly_once(data_dir, visits)
