@@ -8,17 +8,12 @@ from typing import Any
 
 from .changes import record_change
 from .checklist_format import content_hash, load_checklist_dir
-from .db import Database, one, rows, transaction
+from .db import Database, database_id, one, rows, transaction
 from .errors import NotFound
 from .timeutil import now_rfc3339
 
 # Published versions never change, so a process may keep them once read.
 _DEFINITIONS: dict[tuple[str, str, int], dict[str, Any]] = {}
-
-
-def _database_key(db: Database) -> str:
-    row = db.execute("SELECT value FROM server_meta WHERE key = 'database_id'").fetchone()
-    return str(row[0])
 
 
 def publish_directory(db: Database, directory: Path) -> list[dict[str, Any]]:
@@ -76,7 +71,7 @@ def _with_version(row: dict[str, Any]) -> dict[str, Any]:
 
 def get_version(db: Database, slug: str, version: int) -> dict[str, Any]:
     """Return one published version, or 404."""
-    key = (_database_key(db), slug, version)
+    key = (database_id(db), slug, version)
     cached = _DEFINITIONS.get(key)
     if cached is not None:
         return cached

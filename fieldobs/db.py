@@ -26,6 +26,16 @@ class Database(sqlite_utils.Database):
     """A sqlite-utils database that knows the lock file queueing its writers."""
 
     write_lock: int | None = None
+    _database_id: str | None = None
+
+
+def database_id(db: Database) -> str:
+    """Return this database's identity (made by the first migration; never changes)."""
+    # Asked on every push and pull: read once per connection.
+    if db._database_id is None:
+        row = db.execute("SELECT value FROM server_meta WHERE key = 'database_id'").fetchone()
+        db._database_id = str(row[0])
+    return db._database_id
 
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")

@@ -13,7 +13,7 @@ from typing import Any
 
 from .changes import current_seq
 from .checklists import get_latest
-from .db import Database, rows
+from .db import Database, database_id, rows
 from .errors import BadRequest, Gone
 from .scope import Principal
 from .timeutil import now_rfc3339
@@ -90,10 +90,6 @@ def _scope_digest(principal: Principal) -> str:
     return hashlib.sha256(json.dumps(scope).encode()).hexdigest()[:16]
 
 
-def _database_id(db: Database) -> str:
-    return str(db.execute("SELECT value FROM server_meta WHERE key = 'database_id'").fetchone()[0])
-
-
 def _sign(secret: str, payload: bytes) -> str:
     mac = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
@@ -102,7 +98,7 @@ def _sign(secret: str, payload: bytes) -> str:
 def make_cursor(db: Database, principal: Principal, seq: int, secret: str) -> str:
     """Return an opaque, signed cursor for a position in the change sequence."""
     payload = json.dumps(
-        {"s": seq, "d": _database_id(db), "u": principal.user_id, "c": _scope_digest(principal)},
+        {"s": seq, "d": database_id(db), "u": principal.user_id, "c": _scope_digest(principal)},
         separators=(",", ":"),
     ).encode()
     body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
@@ -122,7 +118,7 @@ def read_cursor(db: Database, principal: Principal, cursor: str, secret: str) ->
         # Well-formed but not signed by this server's key: foreign, so start over.
         raise Gone("The cursor is from another server; pull again without one.", code="cursor_gone")
     foreign = (
-        data.get("d") != _database_id(db)
+        data.get("d") != database_id(db)
         or data.get("u") != principal.user_id
         or data.get("c") != _scope_digest(principal)
     )
