@@ -24,6 +24,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +49,6 @@ from .stats import (
     classify_trends,
     estimate_shrinkage,
     mean_interval,
-    pooled_within,
     slope_from_sums,
     t_critical,
 )
@@ -144,7 +144,22 @@ def _json_ids(ids: Iterable[Any]) -> str:
 # --- series ---------------------------------------------------------------------------------
 
 
-def location_series(
+@dataclass(frozen=True)
+class SeriesQuery:
+    """A series request the caller may make, with its periods resolved (see series_query)."""
+
+    location_id: int
+    kind: str
+    grain: str
+    periods: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Return what, besides the data, the answer depends on (to key a cache with)."""
+        return (self.location_id, self.kind, self.grain, self.periods[0], self.periods[-1])
+
+
+def series_query(
     db: Database,
     principal: Principal,
     location_id: int,
@@ -154,13 +169,19 @@ def location_series(
     first: str | None = None,
     last: str | None = None,
     now: datetime | None = None,
-) -> dict[str, Any]:
-    """Return a location's mean score per period with a 90 % interval and section means."""
+) -> SeriesQuery:
+    """Check that the caller may see the location (404) and resolve the periods (422)."""
     location = _location(db, principal, location_id)
     periods = period_range(
         grain, first, last, timezone=location["timezone"], default_span=DEFAULT_SPAN[grain], now=now
     )
-    key = [location_id, kind, grain, periods[0], periods[-1]]
+    return SeriesQuery(location_id, kind, grain, tuple(periods))
+
+
+def series_of(db: Database, query: SeriesQuery) -> dict[str, Any]:
+    """Return a checked series request's mean per period with a 90 % interval and sections."""
+    periods = query.periods
+    key = [query.location_id, query.kind, query.grain, periods[0], periods[-1]]
     totals = {
         period: Moments(n, total, total_sq)
         for period, n, total, total_sq in db.execute(
@@ -177,8 +198,9 @@ def location_series(
     ):
         sections[period][section] = {"n": n, "mean": _round(total / n)}
     series = []
+    empty = Moments()
     for period in periods:
-        moments = totals.get(period, Moments())
+        moments = totals.get(period, empty)
         low, high = mean_interval(moments)
         series.append(
             {
@@ -191,9 +213,9 @@ def location_series(
             }
         )
     return {
-        "location_id": location_id,
-        "kind": kind,
-        "period": grain,
+        "location_id": query.location_id,
+        "kind": query.kind,
+        "period": query.grain,
         "from": periods[0],
         "to": periods[-1],
         "level": LEVEL,
@@ -256,9 +278,11 @@ def _area_shrinkage(
 ) -> Shrinkage | None:
     """Estimate an area's shrinkage for the month at `offset` in the figures."""
     moments = [Moments(int(f[offset]), f[offset + 1], f[offset + 2]) for _, f in members]
-    longer = None
-    if pooled_within([m for m in moments if m.n > 0])[1] < MIN_WITHIN_DF:
-        longer = fallback([location["id"] for location, _ in members], period)
+    found = estimate_shrinkage(moments, min_within_df=MIN_WITHIN_DF)
+    if found is None or found.within_df >= MIN_WITHIN_DF:
+        return found
+    # Too few degrees of freedom within this month: sigma^2 from the area's longer window.
+    longer = fallback([location["id"] for location, _ in members], period)
     return estimate_shrinkage(moments, fallback_within=longer, min_within_df=MIN_WITHIN_DF)
 
 
@@ -317,7 +341,8 @@ def rank_locations(
     """Rank locations from their figures; return the table and the area summaries.
 
     Each location is shrunk toward its own area's mean and its trend judged among its area's.
-    Written as one plain loop: an all-areas table has thousands of rows.
+    Written as one plain loop, each row's dict built once: an all-areas table has thousands
+    of rows, and a first (uncached) request pays for every step of it.
     """
     by_area: dict[int, list[tuple[dict[str, Any], Figures]]] = defaultdict(list)
     for location in locations:
@@ -338,46 +363,49 @@ def rank_locations(
         calls = classify_trends(tests)
         for (location, f), test, call in zip(members, tests, calls, strict=True):
             n, total, total_sq = f[_NOW], f[_NOW + 1], f[_NOW + 2]
-            entry: dict[str, Any] = {
-                "location_id": location["id"],
-                "name": location["name"],
-                "area_id": location["area_id"],
-                "n": int(n),
-                "mean": None,
-                "low": None,
-                "high": None,
-                "adjusted": None,
-                "weight": 0.0,
-                "rank": None,
-                "delta": None,
-                "trend": call,
-                "slope": None if test is None else round(test.slope, 2),
-            }
+            mean: float | None = None
+            adjusted: float | None = None
+            low: float | None = None
+            high: float | None = None
+            delta: float | None = None
+            weight = 0.0
             if n > 0:
                 mean = total / n
                 adjusted, weight = _adjusted(n, total, weighting_now)
-                entry.update(mean=round(mean, 1), adjusted=adjusted, weight=round(weight, 2))
                 if n >= 2:
                     df = int(n) - 1
                     if df not in critical:
                         critical[df] = t_critical(df)
                     spread = max(0.0, total_sq - total * total / n) / df
                     half = critical[df] * math.sqrt(spread / n)
-                    entry.update(
-                        low=round(max(0.0, mean - half), 1), high=round(min(100.0, mean + half), 1)
-                    )
+                    low, high = round(max(0.0, mean - half), 1), round(min(100.0, mean + half), 1)
                 if f[_BEFORE] > 0:
                     earlier, _ = _adjusted(f[_BEFORE], f[_BEFORE + 1], weighting_before)
-                    entry["delta"] = round(adjusted - earlier, 1)
-            entries.append(entry)
+                    delta = round(adjusted - earlier, 1)
+                mean, adjusted, weight = round(mean, 1), round(adjusted, 1), round(weight, 2)
+            entries.append(
+                {
+                    "location_id": location["id"],
+                    "name": location["name"],
+                    "area_id": location["area_id"],
+                    "n": int(n),
+                    "mean": mean,
+                    "low": low,
+                    "high": high,
+                    "adjusted": adjusted,
+                    "weight": weight,
+                    "rank": None,
+                    "delta": delta,
+                    "trend": call,
+                    "slope": None if test is None else round(test.slope, 2),
+                }
+            )
     return _table(entries), summaries
 
 
 def _table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rank by adjusted score (equal when equal to the tenth shown); unranked last."""
+    """Rank by adjusted score (rounded to the tenth shown: equal when equal); unranked last."""
     ranked = [e for e in entries if e["adjusted"] is not None]
-    for entry in ranked:
-        entry["adjusted"] = round(entry["adjusted"], 1)
     ranked.sort(key=lambda e: (-e["adjusted"], -e["n"], e["name"], e["location_id"]))
     rank, previous_value = 0, None
     for position, entry in enumerate(ranked, start=1):

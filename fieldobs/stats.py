@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from statistics import NormalDist
+from typing import NamedTuple
 
 LEVEL = 0.90  # the two-sided level of every interval the service reports
 
@@ -108,25 +110,41 @@ def t_cdf(t: float, df: float) -> float:
 
 @lru_cache(maxsize=4096)
 def t_quantile(p: float, df: float) -> float:
-    """Return t such that P(T <= t) = p (bisection: robust for every df, cached)."""
+    """Return t such that P(T <= t) = p (cached).
+
+    Newton's method on the upper tail from a Cornish-Fisher start, inside a bracket that every
+    step narrows (bisecting whenever Newton would leave it): robust for every df, and about five
+    incomplete beta evaluations where bisection took forty. A fresh worker's first ranking
+    needs some sixty of these.
+    """
     if not 0.0 < p < 1.0 or df <= 0:
         raise ValueError("need 0 < p < 1 and df > 0")
     if p < 0.5:
         return -t_quantile(1.0 - p, df)
     if p == 0.5:
         return 0.0
+    tail = 1.0 - p
     low, high = 0.0, 2.0
-    while t_cdf(high, df) < p:
+    while t_two_sided_p(high, df) / 2.0 > tail:
         low, high = high, high * 2.0
+    z = NormalDist().inv_cdf(p)
+    start = z + (z**3 + z) / (4.0 * df) + (5.0 * z**5 + 16.0 * z**3 + 3.0 * z) / (96.0 * df * df)
+    t = start if low < start < high else (low + high) / 2.0
+    log_scale = math.lgamma((df + 1.0) / 2.0) - math.lgamma(df / 2.0) - math.log(df * math.pi) / 2
     for _ in range(200):
-        middle = (low + high) / 2.0
-        if t_cdf(middle, df) < p:
-            low = middle
+        excess = t_two_sided_p(t, df) / 2.0 - tail  # above zero: t is still too small
+        if excess > 0:
+            low = t
         else:
-            high = middle
-        if high - low < 1e-12 * max(1.0, high):
-            break
-    return (low + high) / 2.0
+            high = t
+        density = math.exp(log_scale - (df + 1.0) / 2.0 * math.log1p(t * t / df))
+        following = t + excess / density
+        if not low < following < high:
+            following = (low + high) / 2.0
+        if abs(following - t) <= 1e-13 * max(1.0, t):
+            return following
+        t = following
+    return t
 
 
 def t_critical(df: float, level: float = LEVEL) -> float:
@@ -221,10 +239,10 @@ def estimate_shrinkage(
 # --- trend ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SlopeTest:
+class SlopeTest(NamedTuple):
     """Least-squares slope of scores against the period number, with its t statistic."""
 
+    # A named tuple: a ranking makes one per location, and a tuple is the cheapest to make.
     slope: float
     stderr: float
     df: int

@@ -223,3 +223,22 @@ def test_a_ranking_is_never_served_stale(client: FlaskClient, org: Org, visits: 
     )
     assert renamed.status_code == 200
     assert "Leeds Briggate" in rows_by_name(ranking(client, org, "2026-06"))
+
+
+def test_an_unchanged_ranking_answers_304_to_its_etag(
+    client: FlaskClient, org: Org, visits: Visits
+) -> None:
+    shops(visits, "leeds", "2026-06", [1.0])
+    path = f"/api/v1/areas/{org.areas['north']}/ranking?at=2026-06"
+    etag = get(client, org, path).headers["ETag"]
+    again = client.get(path, headers={**org.auth("admin"), "If-None-Match": etag})
+    assert again.status_code == 304
+    shops(visits, "leeds", "2026-06", [0.5])
+    changed = client.get(path, headers={**org.auth("admin"), "If-None-Match": etag})
+    assert changed.status_code == 200
+    assert rows_by_name(changed.get_json())["Leeds"]["n"] == 2
+    # The ETag proves nothing about scope: a caller who may not see the area gets no 304.
+    south = f"/api/v1/areas/{org.areas['south']}/ranking?at=2026-06"
+    etag = get(client, org, south).headers["ETag"]
+    refused = client.get(south, headers={**org.auth("lead"), "If-None-Match": etag})
+    assert refused.status_code == 404

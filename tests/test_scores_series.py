@@ -10,6 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from fieldobs.db import get_db, transaction
+from fieldobs.rollups import rebuild
 from fieldobs.stats import t_critical
 
 from .conftest import Org
@@ -217,3 +219,124 @@ def test_an_unknown_location_is_404(client: FlaskClient, org: Org) -> None:
 def test_a_range_is_at_most_ten_years(client: FlaskClient, org: Org, query: str, ok: bool) -> None:
     response = get(client, org, f"/api/v1/locations/{org.locations['leeds']}/scores?{query}")
     assert response.status_code == (200 if ok else 422)
+
+
+# --- the cached answer: never stale, never to the wrong caller, 304 when unchanged -----------
+
+
+def months(client: FlaskClient, org: Org, location: str, query: str, user: str = "admin") -> dict:
+    """Return the series by month, asked twice: the second answer comes from the cache."""
+    first = series(client, org, location, query, user)
+    assert series(client, org, location, query, user) == first
+    return by_period(first)
+
+
+def test_a_series_is_fresh_after_a_release(client: FlaskClient, org: Org, visits: Visits) -> None:
+    visits.shop("leeds", "2026-02-03T10:00:00Z", 1.0)
+    assert months(client, org, "leeds", "from=2026-02&to=2026-02")["2026-02"]["n"] == 1
+    pending = visits.push("leeds", "2026-02-10T10:00:00Z", quality=0.3)
+    assert months(client, org, "leeds", "from=2026-02&to=2026-02")["2026-02"]["n"] == 1
+    visits.release(pending)
+    point = months(client, org, "leeds", "from=2026-02&to=2026-02")["2026-02"]
+    assert point["n"] == 2
+    assert point["low"] is not None
+
+
+def test_a_series_is_fresh_after_a_return_and_a_correction(
+    client: FlaskClient, org: Org, visits: Visits
+) -> None:
+    visit = visits.shop("leeds", "2026-02-03T10:00:00Z", 1.0)
+    query = "from=2026-02&to=2026-03"
+    assert months(client, org, "leeds", query)["2026-02"]["n"] == 1
+    visits.send_back(visit)
+    assert months(client, org, "leeds", query)["2026-02"]["n"] == 0
+    visits.correct(visit, quality=0.3, at="2026-03-03T10:00:00Z")
+    visits.release(visit)
+    body = months(client, org, "leeds", query)
+    assert (body["2026-02"]["n"], body["2026-03"]["n"]) == (0, 1)
+    assert body["2026-03"]["mean"] == pytest.approx(visits.score(visit), abs=0.05)
+
+
+def test_a_series_is_fresh_after_a_time_zone_change(
+    client: FlaskClient, org: Org, visits: Visits
+) -> None:
+    visits.shop("leeds", "2026-03-01T05:00:00Z")  # 1 March in London, 28 February in Honolulu
+    query = "from=2026-02&to=2026-03"
+    body = months(client, org, "leeds", query)
+    assert (body["2026-02"]["n"], body["2026-03"]["n"]) == (0, 1)
+    moved = client.patch(
+        f"/api/v1/locations/{org.locations['leeds']}",
+        json={"timezone": "Pacific/Honolulu"},
+        headers=org.auth("admin"),
+    )
+    assert moved.status_code == 200
+    body = months(client, org, "leeds", query)
+    assert (body["2026-02"]["n"], body["2026-03"]["n"]) == (1, 0)
+
+
+def test_a_series_is_fresh_after_a_rebuild(
+    app: Flask, client: FlaskClient, org: Org, visits: Visits
+) -> None:
+    visit = visits.shop("leeds", "2026-02-03T10:00:00Z", 1.0)
+    assert months(client, org, "leeds", "from=2026-02&to=2026-02")["2026-02"]["mean"] == 100.0
+    with app.app_context():
+        db = get_db()
+        with transaction(db):
+            # A repair straight in SQL bypasses the rollups: a rebuild brings them in line.
+            db.execute("UPDATE visits SET score = 42.0 WHERE id = ?", [visit])
+            rebuild(db)
+    assert months(client, org, "leeds", "from=2026-02&to=2026-02")["2026-02"]["mean"] == 42.0
+
+
+def test_a_retired_location_s_series_is_404_even_when_cached(
+    client: FlaskClient, org: Org, visits: Visits
+) -> None:
+    visits.shop("york", "2026-02-03T10:00:00Z")
+    months(client, org, "york", "from=2026-02&to=2026-02")
+    path = f"/api/v1/locations/{org.locations['york']}"
+    assert client.delete(path, headers=org.auth("admin")).status_code == 204
+    assert get(client, org, f"{path}/scores?from=2026-02&to=2026-02").status_code == 404
+
+
+def test_an_unchanged_series_answers_304_to_its_etag_and_a_changed_one_200(
+    client: FlaskClient, org: Org, visits: Visits
+) -> None:
+    visits.shop("leeds", "2026-02-03T10:00:00Z", 1.0)
+    path = f"/api/v1/locations/{org.locations['leeds']}/scores?from=2026-02&to=2026-02"
+    first = get(client, org, path)
+    etag = first.headers["ETag"]
+    assert "private" in first.headers["Cache-Control"]
+    assert "no-cache" in first.headers["Cache-Control"]
+    again = client.get(path, headers={**org.auth("admin"), "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    # Another caller allowed to see it gets the same answer, ETag and all.
+    manager = client.get(path, headers={**org.auth("manager"), "If-None-Match": etag})
+    assert manager.status_code == 304
+    visits.shop("leeds", "2026-02-10T10:00:00Z", 0.3)
+    changed = client.get(path, headers={**org.auth("admin"), "If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+    assert changed.get_json()["series"][0]["n"] == 2
+
+
+@pytest.mark.parametrize(
+    ("user", "location", "status"),
+    [("manager", "york", 404), ("lead", "dublin", 404), ("shopper", "leeds", 403)],
+)
+def test_a_cached_series_is_never_served_to_a_caller_who_may_not_see_it(
+    client: FlaskClient, org: Org, visits: Visits, user: str, location: str, status: int
+) -> None:
+    visits.shop(location, "2026-02-03T10:00:00Z")
+    path = f"/api/v1/locations/{org.locations[location]}/scores?from=2026-02&to=2026-02"
+    cached = get(client, org, path)
+    assert cached.status_code == 200
+    for headers in ({}, {"If-None-Match": cached.headers["ETag"]}):
+        refused = client.get(path, headers={**org.auth(user), **headers})
+        assert refused.status_code == status
+        assert b'"series"' not in refused.data
+
+
+def test_weeks_are_listed_in_order_across_a_53_week_year(client: FlaskClient, org: Org) -> None:
+    body = series(client, org, "leeds", "period=week&from=2020-W52&to=2021-W02")
+    assert [p["period"] for p in body["series"]] == ["2020-W52", "2020-W53", "2021-W01", "2021-W02"]

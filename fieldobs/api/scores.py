@@ -1,17 +1,20 @@
 """Scores over time: series, fair rankings, priorities, the walk-through gap, calibration.
 
 The statistics are described in fieldobs/scores.py. Responses are built from the rollups and
-returned as JSON directly; the schemas below document them.
+returned as JSON directly; the schemas below document them. Series and rankings are kept
+encoded in a cache keyed on the data version (ResponseCache), after the caller's scope has been
+checked, and carry an ETag: asked again with If-None-Match, an unchanged answer is a 304.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -25,10 +28,11 @@ from ..scores import (
     data_version,
     location_gap,
     location_priorities,
-    location_series,
     observer_calibration,
     overall_ranking,
     resolve_at,
+    series_of,
+    series_query,
 )
 from .security import allow, current_principal
 
@@ -237,44 +241,77 @@ class CalibrationSchema(Schema):
 
 
 class ResponseCache:
-    """Keep the latest JSON bodies of expensive reads, keyed by everything they depend on.
+    """Keep the latest JSON bodies of reads, keyed by everything they depend on, with ETags.
 
-    Rankings change only when visits start or stop counting or locations change, and a table
-    of two thousand locations costs tens of milliseconds to compute and encode: the key holds
-    the data version (fieldobs.scores.data_version), so a stale body is never served.
+    Every key ends with the data version (fieldobs.scores.data_version: bumped by every change
+    to the rollups, to locations and to areas), so a stale body is never served. A body is the
+    same for every caller allowed to see it: views check the caller's scope first, then ask.
+    Each body carries a strong ETag (a hash of its bytes); If-None-Match with it gets a 304.
     """
 
-    def __init__(self, size: int = 32) -> None:
-        self.size = size
-        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+    def __init__(self, size: int, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self.size, self.max_bytes = size, max_bytes
+        self._bodies: OrderedDict[Hashable, tuple[bytes, str]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, compute: Callable[[], dict[str, Any]]) -> Response:
-        """Return the cached body for key, computing and keeping it when absent."""
+        """Answer from the body cached for key, computing and keeping it when absent."""
         with self._lock:
-            body = self._bodies.get(key)
-            if body is not None:
+            found = self._bodies.get(key)
+            if found is not None:
                 self._bodies.move_to_end(key)
-        if body is None:
+        if found is None:
             body = current_app.json.dumps(compute()).encode()
-            with self._lock:
-                self._bodies[key] = body
-                while len(self._bodies) > self.size:
-                    self._bodies.popitem(last=False)
-        return Response(body, mimetype="application/json")
+            found = (body, hashlib.blake2b(body, digest_size=16).hexdigest())
+            self._keep(key, found)
+        body, etag = found
+        response = Response(body, mimetype="application/json")
+        response.set_etag(etag)
+        # Behind a token: no shared cache may keep it; the browser asks again every time.
+        response.cache_control.private = True
+        response.cache_control.no_cache = True
+        response.make_conditional(request)  # turns itself into a 304 when the ETag matches
+        return response
+
+    def _keep(self, key: Hashable, entry: tuple[bytes, str]) -> None:
+        with self._lock:
+            old = self._bodies.pop(key, None)
+            self._bytes += len(entry[0]) - (len(old[0]) if old else 0)
+            self._bodies[key] = entry
+            # Oldest out first, down to the limits; the newest body stays even if it is larger.
+            while len(self._bodies) > 1 and (
+                len(self._bodies) > self.size or self._bytes > self.max_bytes
+            ):
+                _, (dropped, _) = self._bodies.popitem(last=False)
+                self._bytes -= len(dropped)
 
 
-RANKINGS = ResponseCache()
+# Rankings cost tens of milliseconds; a series about one (the HTTP round trip costs as much).
+RANKINGS = ResponseCache(size=32, max_bytes=32 * 1024 * 1024)
+SERIES = ResponseCache(size=2048)
+# Instances, not classes: given a class, webargs builds a schema on every request (the hot
+# reads below answer in about a millisecond). Loading keeps no state in the schema.
+SERIES_QUERY, RANKING_QUERY = SeriesQuerySchema(), RankingQuerySchema()
+NOT_MODIFIED = "Not modified: If-None-Match holds the ETag of the current answer."
+ETAG = {"ETag": {"description": "Changes whenever the answer does", "schema": {"type": "string"}}}
+
+
+def _versioned(*parts: Any) -> tuple[Any, ...]:
+    """Return a cache key: the data directory, the parts, then the data version.
+
+    Read before the body is computed, so a body is never older than the version in its key.
+    """
+    # The data directory too: copies of one database (tests, restores) share its identity.
+    return (current_app.config["DATA_DIR"], *parts, data_version(get_db()))
 
 
 def _ranking_key(query: dict[str, Any], *scope: Any) -> tuple[Any, ...]:
     principal = current_principal()
     grain = query.get("period", "month")
     areas = None if principal.area_ids is None else tuple(sorted(principal.area_ids))
-    # The data directory too: copies of one database (tests, restores) share its identity.
-    where = current_app.config["DATA_DIR"]
     at = resolve_at(grain, query.get("at"))
-    return (where, grain, at, areas, *scope, data_version(get_db()))
+    return _versioned("ranking", grain, at, areas, *scope)
 
 
 def _rename(query: dict[str, Any]) -> dict[str, Any]:
@@ -287,17 +324,22 @@ def _rename(query: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/locations/<int:location_id>/scores", methods=["GET"])
 @allow(*LOCATION_READERS)
-@blp.arguments(SeriesQuerySchema, location="query")
-@blp.response(200, SeriesSchema)
+@blp.arguments(SERIES_QUERY, location="query")
+@blp.response(200, SeriesSchema, headers=ETAG)
+@blp.alt_response(304, description=NOT_MODIFIED)
 def get_series(query: dict[str, Any], location_id: int) -> Response:
     """Return a location's mean score per period, with a 90 % interval and section means."""
-    return jsonify(location_series(get_db(), current_principal(), location_id, **_rename(query)))
+    db = get_db()
+    # Scope (404) and arguments (422) are checked for this caller before any cached body.
+    asked = series_query(db, current_principal(), location_id, **_rename(query))
+    return SERIES.get(_versioned("series", *asked.key), lambda: series_of(db, asked))
 
 
 @blp.route("/areas/<int:area_id>/ranking", methods=["GET"])
 @allow(*AREA_READERS)
-@blp.arguments(RankingQuerySchema, location="query")
-@blp.response(200, AreaRankingSchema)
+@blp.arguments(RANKING_QUERY, location="query")
+@blp.response(200, AreaRankingSchema, headers=ETAG)
+@blp.alt_response(304, description=NOT_MODIFIED)
 def get_area_ranking(query: dict[str, Any], area_id: int) -> Response:
     """Rank an area's locations by their adjusted (shrunk) mystery-shop score."""
     principal = current_principal()
@@ -308,8 +350,9 @@ def get_area_ranking(query: dict[str, Any], area_id: int) -> Response:
 
 @blp.route("/ranking", methods=["GET"])
 @allow(*AREA_READERS)
-@blp.arguments(RankingQuerySchema, location="query")
-@blp.response(200, OverallRankingSchema)
+@blp.arguments(RANKING_QUERY, location="query")
+@blp.response(200, OverallRankingSchema, headers=ETAG)
+@blp.alt_response(304, description=NOT_MODIFIED)
 def get_overall_ranking(query: dict[str, Any]) -> Response:
     """Rank every location in the caller's areas (each shrunk toward its own area)."""
     key = _ranking_key(query, "all")
