@@ -117,12 +117,15 @@ def shift_period(grain: str, period: str, steps: int) -> str:
 
 
 def period_span(grain: str, first: str, last: str) -> list[str]:
-    """Return every period from first to last inclusive, in order."""
-    periods, current = [], first
-    while current <= last:
-        periods.append(current)
-        current = shift_period(grain, current, 1)
-    return periods
+    """Return every period from first to last inclusive, in order (empty when last < first)."""
+    # Both ends parsed once, then counted on: a series asks for up to 520 periods per request.
+    start, end = period_start(grain, first), period_start(grain, last)
+    if grain == "week":
+        weeks = (end - start).days // 7 + 1
+        return [period_of(grain, start + timedelta(weeks=k)) for k in range(weeks)]
+    low = start.year * 12 + start.month - 1
+    high = end.year * 12 + end.month - 1
+    return [f"{index // 12:04d}-{index % 12 + 1:02d}" for index in range(low, high + 1)]
 
 
 def month_shift(month: str, steps: int) -> str:
@@ -458,6 +461,8 @@ def on_visit_changed(db: Database, payload: dict[str, Any]) -> None:
         and all(before[name] == after[name] for name in _SCORED_FIELDS)
     ):
         return  # e.g. a walk-through released: it counted before and counts the same now
+    if before is None and not counts(after):
+        return  # a new visit that does not count yet (a mystery shop awaiting release)
     filed = db.execute(
         "SELECT week, month FROM score_visits WHERE visit_id = ?", [after["id"]]
     ).fetchone()

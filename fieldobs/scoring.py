@@ -9,23 +9,26 @@ Rules (documented with a worked example in `checklists/README.md`):
 - Section score = 100 x earned / possible, None when nothing in it is applicable.
 - Visit score = mean of the section scores weighted by section weight, skipping None sections;
   None when no section has a score. Scores are not rounded here.
+
+Scoring a pushed visit needs the numbers only; the sentences that explain each item cost as much
+again, so they are written only when asked for (`explain=True`, when a visit is read back). The
+numbers are the same either way: checklist versions are immutable.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from fieldobs.answers import answer_state
 from fieldobs.checklist_format import is_scored
 
 
-@dataclass(frozen=True)
-class ItemScore:
-    """How one item contributed to the score, and why."""
+class ItemScore(NamedTuple):
+    """How one item contributed to the score, and why ('' unless explained)."""
 
+    # A tuple, not a dataclass: a visit makes dozens, and a tuple is built several times faster.
     item: str
     section: str
     applicable: bool
@@ -36,8 +39,7 @@ class ItemScore:
     reason: str
 
 
-@dataclass(frozen=True)
-class SectionScore:
+class SectionScore(NamedTuple):
     """One section's score; `critical_failed` when one of its critical items failed."""
 
     id: str
@@ -57,18 +59,38 @@ class VisitScore:
     critical_failures: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        # Shallow per level: dataclasses.asdict deep-copies every value, 2 ms a visit.
+        """Return a JSON-ready dict; items carry a `reason` only when explained."""
+        # Built by hand: dataclasses.asdict deep-copies every value, 2 ms a visit.
         return {
             "score": self.score,
-            "sections": [_shallow(section) for section in self.sections],
-            "items": [_shallow(item) for item in self.items],
+            "sections": [
+                {
+                    "id": s.id,
+                    "score": s.score,
+                    "earned": s.earned,
+                    "possible": s.possible,
+                    "critical_failed": s.critical_failed,
+                }
+                for s in self.sections
+            ],
+            "items": [_item_dict(item) for item in self.items],
             "critical_failures": list(self.critical_failures),
         }
 
 
-def _shallow(instance: Any) -> dict[str, Any]:
-    return dict(vars(instance))
+def _item_dict(item: ItemScore) -> dict[str, Any]:
+    data = {
+        "item": item.item,
+        "section": item.section,
+        "applicable": item.applicable,
+        "earned": item.earned,
+        "possible": item.possible,
+        "failed": item.failed,
+        "critical": item.critical,
+    }
+    if item.reason:
+        data["reason"] = item.reason
+    return data
 
 
 # --- presentation helpers -------------------------------------------------------------------
@@ -103,52 +125,43 @@ def threshold_fraction(value: float, target: float, limit: float) -> float:
     return (value - limit) / (target - limit)
 
 
-def _yes_no(_item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+def _yes_no(_item: Mapping[str, Any], value: Any) -> float | None:
     """Score yes as full marks, no as nothing."""
-    return (1.0, "answered yes") if value else (0.0, "answered no")
+    return 1.0 if value else 0.0
 
 
-def _scale(item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+def _scale(item: Mapping[str, Any], value: Any) -> float | None:
     """Score a rating linearly from min (nothing) to max (full marks)."""
-    low, high = item["min"], item["max"]
-    label = item.get("labels", {}).get(str(value))
-    named = f" ('{label}')" if label else ""
-    return (value - low) / (high - low), f"rated {value}{named} on {low}–{high}"
+    low = item["min"]
+    return float((value - low) / (item["max"] - low))
 
 
-def _choice(item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+def _option(item: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
+    return next(option for option in item["options"] if option["id"] == value)
+
+
+def _choice(item: Mapping[str, Any], value: Any) -> float | None:
     """Score a choice by its option's score; an option without a score is informational."""
-    option = next(option for option in item["options"] if option["id"] == value)
-    if option.get("score") is None:
-        return None, f"chose '{option['label']}' (informational)"
-    return float(option["score"]), f"chose '{option['label']}' (worth {_num(option['score'])})"
+    score = _option(item, value).get("score")
+    return None if score is None else float(score)
 
 
-def _duration(item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+def _duration(item: Mapping[str, Any], value: Any) -> float | None:
     """Score seconds against the target (full marks) and limit (nothing)."""
-    target, limit = item["target"], item["limit"]
-    fraction = threshold_fraction(value, target, limit)
-    return fraction, f"took {_num(value)} s: {_num(target)} s target, {_num(limit)} s limit"
+    return threshold_fraction(value, item["target"], item["limit"])
 
 
-def _number(item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
+def _number(item: Mapping[str, Any], value: Any) -> float | None:
     """Score a number against its thresholds; without them it is informational."""
-    unit = f" {item['unit']}" if item.get("unit") else ""
     target, limit = item.get("target"), item.get("limit")
     if target is None or limit is None:
-        return None, f"recorded {_num(value)}{unit}"
-    fraction = threshold_fraction(value, target, limit)
-    return fraction, f"recorded {_num(value)}{unit}: target {_num(target)}, limit {_num(limit)}"
+        return None
+    return threshold_fraction(value, target, limit)
 
 
-def _text(_item: Mapping[str, Any], value: Any) -> tuple[float | None, str]:
-    """Never score text."""
-    return None, f"wrote {len(value)} characters"
-
-
-def _photo(_item: Mapping[str, Any], _value: Any) -> tuple[float | None, str]:
-    """Never score photo evidence."""
-    return None, "photo evidence"
+def _unscored(_item: Mapping[str, Any], _value: Any) -> float | None:
+    """Never score text or photo evidence."""
+    return None
 
 
 FRACTIONS = {
@@ -157,8 +170,59 @@ FRACTIONS = {
     "choice": _choice,
     "duration": _duration,
     "number": _number,
-    "text": _text,
-    "photo": _photo,
+    "text": _unscored,
+    "photo": _unscored,
+}
+
+
+# --- what the observer recorded, in words -----------------------------------------------------
+
+
+def _describe_yes_no(_item: Mapping[str, Any], value: Any) -> str:
+    return "answered yes" if value else "answered no"
+
+
+def _describe_scale(item: Mapping[str, Any], value: Any) -> str:
+    label = item.get("labels", {}).get(str(value))
+    named = f" ('{label}')" if label else ""
+    return f"rated {value}{named} on {item['min']}–{item['max']}"
+
+
+def _describe_choice(item: Mapping[str, Any], value: Any) -> str:
+    option = _option(item, value)
+    if option.get("score") is None:
+        return f"chose '{option['label']}' (informational)"
+    return f"chose '{option['label']}' (worth {_num(option['score'])})"
+
+
+def _describe_duration(item: Mapping[str, Any], value: Any) -> str:
+    return f"took {_num(value)} s: {_num(item['target'])} s target, {_num(item['limit'])} s limit"
+
+
+def _describe_number(item: Mapping[str, Any], value: Any) -> str:
+    unit = f" {item['unit']}" if item.get("unit") else ""
+    target, limit = item.get("target"), item.get("limit")
+    if target is None or limit is None:
+        return f"recorded {_num(value)}{unit}"
+    return f"recorded {_num(value)}{unit}: target {_num(target)}, limit {_num(limit)}"
+
+
+def _describe_text(_item: Mapping[str, Any], value: Any) -> str:
+    return f"wrote {len(value)} characters"
+
+
+def _describe_photo(_item: Mapping[str, Any], _value: Any) -> str:
+    return "photo evidence"
+
+
+DESCRIPTIONS = {
+    "yes_no": _describe_yes_no,
+    "scale": _describe_scale,
+    "choice": _describe_choice,
+    "duration": _describe_duration,
+    "number": _describe_number,
+    "text": _describe_text,
+    "photo": _describe_photo,
 }
 
 
@@ -167,58 +231,58 @@ FRACTIONS = {
 
 def _not_applicable(item: Mapping[str, Any], section_id: str, reason: str) -> ItemScore:
     """Build the score of an item that counts for nothing."""
-    return ItemScore(
-        item=item["id"],
-        section=section_id,
-        applicable=False,
-        earned=0.0,
-        possible=0.0,
-        failed=False,
-        critical=bool(item["critical"]),
-        reason=reason,
-    )
+    return ItemScore(item["id"], section_id, False, 0.0, 0.0, False, bool(item["critical"]), reason)
 
 
 def score_item(
-    item: Mapping[str, Any], section_id: str, answer: Mapping[str, Any] | None
+    item: Mapping[str, Any],
+    section_id: str,
+    answer: Mapping[str, Any] | None,
+    *,
+    explain: bool = True,
 ) -> ItemScore:
     """Score one item on its own answer (before any critical failure zeroes it)."""
     state = answer_state(item, answer)
-    if state == "na":
-        return _not_applicable(item, section_id, "not applicable")
-    if state == "blank":
+    if state != "answered":
+        if not explain:
+            return _not_applicable(item, section_id, "")
+        if state == "na":
+            return _not_applicable(item, section_id, "not applicable")
         reason = "not answered" if item["required"] else "not answered (optional)"
         return _not_applicable(item, section_id, reason)
     assert answer is not None  # answer_state says "answered"
-    fraction, described = FRACTIONS[item["type"]](item, answer.get("value"))
+    kind, value = item["type"], answer.get("value")
+    fraction = FRACTIONS[kind](item, value)
     if fraction is None or not is_scored(item):
-        return _not_applicable(item, section_id, f"{described}, not scored")
+        reason = f"{DESCRIPTIONS[kind](item, value)}, not scored" if explain else ""
+        return _not_applicable(item, section_id, reason)
     fraction = min(1.0, max(0.0, fraction))
     weight = float(item["weight"])
     earned = fraction * weight
-    share = f"{_num(fraction)} × {_num(weight)} = " if 0 < fraction < 1 else ""
+    reason = _earned_reason(DESCRIPTIONS[kind](item, value), fraction, weight) if explain else ""
     return ItemScore(
-        item=item["id"],
-        section=section_id,
-        applicable=True,
-        earned=earned,
-        possible=weight,
-        failed=fraction == 0,
-        critical=bool(item["critical"]),
-        reason=f"{described} → {share}{_num(earned)} of {_points(weight)}",
+        item["id"], section_id, True, earned, weight, fraction == 0, bool(item["critical"]), reason
     )
 
 
-def _zero(score: ItemScore, failures: list[str], scope: str) -> ItemScore:
+def _earned_reason(described: str, fraction: float, weight: float) -> str:
+    """Say what an applicable item earned and how."""
+    share = f"{_num(fraction)} × {_num(weight)} = " if 0 < fraction < 1 else ""
+    return f"{described} → {share}{_num(fraction * weight)} of {_points(weight)}"
+
+
+def _zero(score: ItemScore, failures: list[str], scope: str, explain: bool) -> ItemScore:
     """Zero an applicable item because of critical failures, saying which and why."""
     if not score.applicable:
         return score
-    if score.item in failures:
+    if not explain:
+        reason = ""
+    elif score.item in failures:
         reason = f"{score.reason}; critical failure zeroes {scope}"
     else:
         names = ", ".join(f"'{failure}'" for failure in failures)
         reason = f"{score.reason}; zeroed: critical failure of {names} zeroes {scope}"
-    return dataclasses.replace(score, earned=0.0, reason=reason)
+    return score._replace(earned=0.0, reason=reason)
 
 
 def _section_score(section_id: str, items: list[ItemScore], critical_failed: bool) -> SectionScore:
@@ -242,13 +306,21 @@ def _visit_mean(definition: Mapping[str, Any], sections: list[SectionScore]) -> 
     return min(100.0, max(0.0, mean))
 
 
-def score_visit(definition: Mapping[str, Any], answers: Sequence[Mapping[str, Any]]) -> VisitScore:
-    """Score a visit's (already validated) answers against its checklist definition."""
+def score_visit(
+    definition: Mapping[str, Any],
+    answers: Sequence[Mapping[str, Any]],
+    *,
+    explain: bool = True,
+) -> VisitScore:
+    """Score a visit's (already validated) answers; with `explain`, say why for each item."""
     by_item = {answer["item"]: answer for answer in answers}
     per_section: list[tuple[str, list[ItemScore]]] = [
         (
             section["id"],
-            [score_item(item, section["id"], by_item.get(item["id"])) for item in section["items"]],
+            [
+                score_item(item, section["id"], by_item.get(item["id"]), explain=explain)
+                for item in section["items"]
+            ],
         )
         for section in definition["sections"]
     ]
@@ -261,7 +333,7 @@ def score_visit(definition: Mapping[str, Any], answers: Sequence[Mapping[str, An
         zeroing = failures if whole_visit else own
         if zeroing:
             scope = "the visit" if whole_visit else f"section '{section_id}'"
-            items = [_zero(score, zeroing, scope) for score in items]
+            items = [_zero(score, zeroing, scope, explain) for score in items]
         sections.append(_section_score(section_id, items, bool(own)))
         all_items.extend(items)
     return VisitScore(_visit_mean(definition, sections), sections, all_items, failures)

@@ -101,8 +101,7 @@ def prepare_visit(
     """
     if url_id is not None and url_id.lower() != data["id"]:
         raise Invalid("The visit id differs from the URL.", fields={"id": ["must match the URL"]})
-    body = canonical_json(data)
-    prepared = PreparedVisit(data, body, hashlib.sha256(body.encode()).hexdigest())
+    prepared = _fingerprinted(data)
     known = db.execute(
         "SELECT fingerprint FROM visits WHERE id = ? AND revision = ?",
         [data["id"], data["revision"]],
@@ -113,10 +112,42 @@ def prepare_visit(
     return prepared
 
 
+def prepare_visits(
+    db: Database, principal: Principal, raws: list[Any]
+) -> list[PreparedVisit | FieldobsError]:
+    """Load, fingerprint, validate and score a batch of pushed visits, outside any transaction."""
+    loaded: list[PreparedVisit | FieldobsError] = []
+    for raw in raws:
+        try:
+            loaded.append(_fingerprinted(load_visit(raw)))
+        except FieldobsError as error:
+            loaded.append(error)
+    ids = json.dumps([p.data["id"] for p in loaded if isinstance(p, PreparedVisit)])
+    known = {
+        (visit_id, revision): fingerprint
+        for visit_id, revision, fingerprint in db.execute(
+            "SELECT id, revision, fingerprint FROM visits"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            [ids],
+        )
+    }
+    for prepared in loaded:
+        if isinstance(prepared, PreparedVisit):
+            key = (prepared.data["id"], prepared.data["revision"])
+            if known.get(key) != prepared.fingerprint:
+                _validate_and_score(db, principal, prepared)
+    return loaded
+
+
+def _fingerprinted(data: dict[str, Any]) -> PreparedVisit:
+    body = canonical_json(data)
+    return PreparedVisit(data, body, hashlib.sha256(body.encode()).hexdigest())
+
+
 def _validate_and_score(db: Database, principal: Principal, prepared: PreparedVisit) -> None:
     prepared.checklist, prepared.problems = _check_semantics(db, principal, prepared.data)
     if not prepared.problems:
-        score = score_visit(prepared.checklist, prepared.data["answers"])
+        score = score_visit(prepared.checklist, prepared.data["answers"], explain=False)
         prepared.score = score
         prepared.section_scores_json = json.dumps(
             [{"id": s.id, "score": s.score} for s in score.sections]
@@ -238,24 +269,44 @@ def _store(
     before: dict[str, Any] | None,
     policy: PushPolicy,
 ) -> dict[str, Any]:
+    row = _new_row(db, principal, prepared, before, policy, utcnow())
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    updates = ", ".join(f"{name} = excluded.{name}" for name in row if name != "id")
+    db.execute(
+        f"INSERT INTO visits ({columns}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}",
+        list(row.values()),
+    )
+    if before is not None:
+        db.execute("DELETE FROM visit_photos WHERE visit_id = ?", [row["id"]])
+    _insert_children(db, [(prepared, row)])
+    return _announce(db, row, before)
+
+
+def _new_row(
+    db: Database,
+    principal: Principal,
+    prepared: PreparedVisit,
+    before: dict[str, Any] | None,
+    policy: PushPolicy,
+    received: datetime,
+) -> dict[str, Any]:
+    """Build the visits row of a valid prepared visit (scoring it first if still needed)."""
     if prepared.checklist is None and not prepared.problems:
         _validate_and_score(db, principal, prepared)
     if prepared.problems:
         raise Invalid("The visit is invalid.", fields=prepared.problems)
     assert prepared.checklist is not None
     assert prepared.score is not None
-    data, checklist, result = prepared.data, prepared.checklist, prepared.score
-    content_fingerprint = prepared.fingerprint
-    received = utcnow()
+    data, checklist = prepared.data, prepared.checklist
     now = to_rfc3339(received)
     observed_at, skew, flags = _clock(data, received, policy)
     for flagger in _flaggers:
         flags.extend(flagger(db, principal, data))
-    body = prepared.body
-    row = {
+    return {
         "id": data["id"],
         "revision": data["revision"],
-        "fingerprint": content_fingerprint,
+        "fingerprint": prepared.fingerprint,
         "observer_id": principal.user_id,
         "location_id": data["location_id"],
         "assignment_id": data.get("assignment_id"),
@@ -270,43 +321,116 @@ def _store(
         "updated_at": now,
         "clock_skew_seconds": skew,
         "flags": json.dumps(flags),
-        "body": body,
-        "score": result.score,
+        "body": prepared.body,
+        "score": prepared.score.score,
         "section_scores": prepared.section_scores_json,
         "breakdown": prepared.breakdown_json,
         "submitted_at": None if data["photos"] else now,
         "released_at": None,
     }
-    columns = ", ".join(row)
-    marks = ", ".join("?" * len(row))
-    updates = ", ".join(f"{name} = excluded.{name}" for name in row if name != "id")
-    db.execute(
-        f"INSERT INTO visits ({columns}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}",
-        list(row.values()),
-    )
-    db.execute(
+
+
+def _insert_children(db: Database, stored: list[tuple[PreparedVisit, dict[str, Any]]]) -> None:
+    """Record the revisions and photo manifests of just-stored visits."""
+    db.conn.executemany(
         "INSERT INTO visit_revisions (visit_id, revision, fingerprint, body, received_at)"
         " VALUES (?, ?, ?, ?, ?)",
-        [data["id"], data["revision"], content_fingerprint, body, now],
+        [(r["id"], r["revision"], r["fingerprint"], r["body"], r["updated_at"]) for _, r in stored],
     )
-    if before is not None:
-        db.execute("DELETE FROM visit_photos WHERE visit_id = ?", [data["id"]])
     db.conn.executemany(
         "INSERT INTO visit_photos (visit_id, photo_id, sha256, size, content_type, item)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (data["id"], p["id"], p["sha256"], p["size"], p["content_type"], p.get("item"))
-            for p in data["photos"]
+            (row["id"], p["id"], p["sha256"], p["size"], p["content_type"], p.get("item"))
+            for prepared, row in stored
+            for p in prepared.data["photos"]
         ],
     )
+
+
+def _announce(db: Database, row: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
+    """Emit the events of a just-stored visit and return its acknowledgement."""
     events.emit(db, events.VISIT_CHANGED, {"before": before, "after": dict(row)})
     if row["status"] == "submitted":
         events.emit(db, events.VISIT_SUBMITTED, {"visit": dict(row)})
         return summary(row)
     # Photos may have arrived before their visit: the manifest may be complete already.
-    if refresh_status(db, data["id"]):
+    if refresh_status(db, row["id"]):
         row.update(status="submitted")
     return summary(row)
+
+
+def commit_visits(
+    db: Database, principal: Principal, batch: list[PreparedVisit], *, policy: PushPolicy
+) -> list[PushResult]:
+    """Store a batch of prepared visits inside the caller's write transaction.
+
+    New visits are inserted with one statement per table; replays, corrections, conflicts and
+    visits naming an assignment (whose flags depend on the visits before them) go one by one,
+    each in a savepoint, so one bad visit never fails the others.
+    """
+    ids = json.dumps([prepared.data["id"] for prepared in batch])
+    stored = {
+        row["id"]
+        for row in rows(
+            db.execute("SELECT id FROM visits WHERE id IN (SELECT value FROM json_each(?))", [ids])
+        )
+    }
+    results: list[PushResult | None] = [None] * len(batch)
+    fresh: list[tuple[int, PreparedVisit]] = []
+    for index, prepared in enumerate(batch):
+        data = prepared.data
+        if (
+            data["id"] not in stored
+            and data["revision"] == 1
+            and prepared.score is not None
+            and data.get("assignment_id") is None
+        ):
+            fresh.append((index, prepared))
+        # A later copy of an id in the batch is answered after the first, as if sent after it.
+        stored.add(data["id"])
+    for index, result in _insert_fresh(db, principal, fresh, policy):
+        results[index] = result
+    for index, prepared in enumerate(batch):
+        if results[index] is None:
+            results[index] = _commit_one(db, principal, prepared, policy)
+    return [result for result in results if result is not None]
+
+
+def _insert_fresh(
+    db: Database,
+    principal: Principal,
+    fresh: list[tuple[int, PreparedVisit]],
+    policy: PushPolicy,
+) -> list[tuple[int, PushResult]]:
+    """Insert new valid visits with one statement per table; return their results."""
+    if not fresh:
+        return []
+    # Nothing here can be refused: prepare_visit validated and scored them, and under the write
+    # lock no other request can have stored these ids since the SELECT in commit_visits.
+    received = utcnow()
+    built = [(p, _new_row(db, principal, p, None, policy, received)) for _, p in fresh]
+    columns = list(built[0][1])
+    db.conn.executemany(
+        f"INSERT INTO visits ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [list(row.values()) for _, row in built],
+    )
+    _insert_children(db, built)
+    return [
+        (index, PushResult(prepared.data["id"], 201, _announce(db, row, None)))
+        for (index, _), (prepared, row) in zip(fresh, built, strict=True)
+    ]
+
+
+def _commit_one(
+    db: Database, principal: Principal, prepared: PreparedVisit, policy: PushPolicy
+) -> PushResult:
+    """Store one visit in its own savepoint; a failure becomes its result, leaving no trace."""
+    try:
+        with db.atomic():
+            return commit_visit(db, principal, prepared, policy=policy)
+    except FieldobsError as error:
+        return PushResult(prepared.data.get("id"), error.status, error=error)
 
 
 def photo_states(db: Database, visit_id: str, observer_id: int) -> list[dict[str, Any]]:
@@ -427,10 +551,19 @@ def present(
             "submitted_at": visit["submitted_at"],
             "released_at": visit["released_at"],
             "flags": json.loads(visit["flags"]),
-            "breakdown": json.loads(visit["breakdown"]),
+            "breakdown": explain_score(db, visit, body["answers"]),
         }
     )
     return present_for(db, principal, visit, body, secret)
+
+
+def explain_score(
+    db: Database, visit: dict[str, Any], answers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Return the visit's score breakdown with the reason for every item."""
+    # Written on read: the push stored the numbers only, and the version is immutable.
+    checklist = get_version(db, visit["checklist_slug"], visit["checklist_version"])
+    return score_visit(checklist, answers).to_dict()
 
 
 def get_visit(db: Database, principal: Principal, visit_id: str, secret: str) -> dict[str, Any]:

@@ -409,3 +409,23 @@ def test_reminder_reaches_the_shopper_once_and_is_withdrawn_when_done(
     visit = visit_now(checklist(client, org), org.locations["leeds"], assignment_id=made["id"])
     push(client, org, visit)
     assert pull(client, org, "shopper", body["cursor"])["deleted"]["notifications"] == [note["id"]]
+
+
+def test_two_visits_for_one_assignment_in_a_batch_flag_the_second(
+    client: FlaskClient, org: Org
+) -> None:
+    made = assign(client, org).get_json()
+    definition = checklist(client, org)
+    first, second = (
+        visit_now(definition, org.locations["leeds"], assignment_id=made["id"]) for _ in range(2)
+    )
+    response = client.post(
+        "/api/v1/sync/visits", json={"visits": [first, second]}, headers=org.auth("shopper")
+    )
+    assert [r["status"] for r in response.get_json()["results"]] == [201, 201]
+    flags = [
+        client.get(f"/api/v1/visits/{v['id']}", headers=org.auth("admin")).get_json()["flags"]
+        for v in (first, second)
+    ]
+    assert flags == [[], ["assignment_already_submitted"]]
+    assert _assignment(client, org, made["id"])["visit_id"] == first["id"]

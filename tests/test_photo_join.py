@@ -248,3 +248,23 @@ def test_one_shot_answers_the_photo(client: FlaskClient, org: Org) -> None:
     assert body["sha256"] == sha256(data)
     assert (body["width"], body["height"]) == (640, 480)
     assert body["captured_at"] == "2026-11-23T09:12:00"
+
+
+def test_photo_before_its_visit_joins_a_visit_pushed_in_a_batch(
+    client: FlaskClient, org: Org, mystery: dict[str, Any]
+) -> None:
+    data, photo_id = jpeg(seed=5), new_id()
+    held = make_visit(
+        mystery, org.locations["leeds"], photos=[photo_entry(data, photo_id=photo_id)]
+    )
+    waiting = make_visit(mystery, org.locations["leeds"], photos=[photo_entry(png())])
+    assert one_shot(client, org, data, visit_id=held["id"], photo_id=photo_id).status_code == 201
+    response = client.post(
+        "/api/v1/sync/visits", json={"visits": [held, waiting]}, headers=org.auth("shopper")
+    )
+    results = response.get_json()["results"]
+    assert [(r["status"], r["visit_status"]) for r in results] == [
+        (201, "submitted"),
+        (201, "awaiting_photos"),
+    ]
+    assert read(client, org, held["id"])["photos"][0]["state"] == "received"

@@ -312,3 +312,58 @@ def test_batch_replay_is_all_200(
     assert [r["status"] for r in first.get_json()["results"]] == [201] * 5
     assert [r["status"] for r in second.get_json()["results"]] == [200] * 5
     assert count_rows(data_dir, "visit_revisions") == revisions
+
+
+def test_same_visit_twice_in_one_batch_is_stored_once(
+    client: FlaskClient, org: Org, mystery: dict[str, Any], data_dir: Path
+) -> None:
+    visit = make_visit(mystery, org.locations["leeds"])
+    response = client.post(
+        "/api/v1/sync/visits", json={"visits": [visit, visit]}, headers=org.auth("shopper")
+    )
+    assert [r["status"] for r in response.get_json()["results"]] == [201, 200]
+    assert count_rows(data_dir, "visits") == count_rows(data_dir, "visit_revisions") == 1
+
+
+STORED_AS_PUT = (
+    "observer_id, location_id, checklist_slug, checklist_version, kind, status, score,"
+    " section_scores, breakdown, flags, submitted_at IS NULL"
+)
+
+
+@pytest.mark.parametrize("quality", [1.0, 0.5, 0.0])
+@pytest.mark.parametrize("with_photo", [False, True])
+def test_batch_stores_new_visits_as_put_does(
+    app: Flask,
+    client: FlaskClient,
+    org: Org,
+    mystery: dict[str, Any],
+    quality: float,
+    with_photo: bool,
+) -> None:
+    def visit() -> dict[str, Any]:
+        photos = [photo_entry(uuid.uuid4().bytes)] if with_photo else []
+        return make_visit(mystery, org.locations["leeds"], quality=quality, photos=photos)
+
+    alone = visit()
+    assert put(client, org, alone).status_code == 201
+    batch = [visit() for _ in range(3)]
+    response = client.post(
+        "/api/v1/sync/visits", json={"visits": batch}, headers=org.auth("shopper")
+    )
+    assert [r["status"] for r in response.get_json()["results"]] == [201] * 3
+    with app.app_context():
+        stored = [
+            get_db()
+            .execute(f"SELECT {STORED_AS_PUT} FROM visits WHERE id = ?", [v["id"]])
+            .fetchone()
+            for v in [alone, *batch]
+        ]
+        manifests = [
+            get_db()
+            .execute("SELECT count(*) FROM visit_photos WHERE visit_id = ?", [v["id"]])
+            .fetchone()[0]
+            for v in [alone, *batch]
+        ]
+    assert stored[1:] == [stored[0]] * 3
+    assert manifests == [int(with_photo)] * 4

@@ -18,10 +18,11 @@ from ..visits import (
     PreparedVisit,
     PushPolicy,
     commit_visit,
+    commit_visits,
     get_visit,
     list_visits,
-    load_visit,
     prepare_visit,
+    prepare_visits,
 )
 from .security import allow, current_principal
 
@@ -120,28 +121,29 @@ def post_visits(batch: dict[str, Any]) -> Response:
         raise PayloadTooLarge(
             f"At most {limit} visits per batch.", fields={"visits": [f"at most {limit} items"]}
         )
-    db, principal, policy = get_db(), current_principal(), _policy()
+    db, principal = get_db(), current_principal()
     results: list[dict[str, Any] | None] = [None] * len(batch["visits"])
     prepared: list[tuple[int, PreparedVisit]] = []
-    for index, raw in enumerate(batch["visits"]):
-        try:
-            prepared.append((index, prepare_visit(db, principal, load_visit(raw))))
-        except FieldobsError as error:
-            results[index] = _failure(raw, error)
+    for index, (raw, visit) in enumerate(
+        zip(batch["visits"], prepare_visits(db, principal, batch["visits"]), strict=True)
+    ):
+        if isinstance(visit, PreparedVisit):
+            prepared.append((index, visit))
+        else:
+            results[index] = _failure(raw, visit)
     with transaction(db):
-        for index, visit in prepared:
-            try:
-                with db.atomic():  # a savepoint: a failing visit leaves no trace
-                    result = commit_visit(db, principal, visit, policy=policy)
-                results[index] = {
-                    "id": result.id,
-                    "status": result.status,
-                    "revision": result.visit["revision"],
-                    "visit_status": result.visit["status"],
-                    "score": result.visit["score"],
-                }
-            except FieldobsError as error:
-                results[index] = _failure(visit.data, error)
+        stored = commit_visits(db, principal, [visit for _, visit in prepared], policy=_policy())
+    for (index, visit), result in zip(prepared, stored, strict=True):
+        if result.error is not None:
+            results[index] = _failure(visit.data, result.error)
+        else:
+            results[index] = {
+                "id": result.id,
+                "status": result.status,
+                "revision": result.visit["revision"],
+                "visit_status": result.visit["status"],
+                "score": result.visit["score"],
+            }
     # Built directly: dumping 100 results through the schema costs more than storing them.
     return jsonify({"results": results})
 
