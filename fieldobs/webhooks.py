@@ -18,8 +18,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -212,8 +214,11 @@ def list_deliveries(
 # Queueing (inside the event's transaction) -----------------------------------------------
 
 
-def queue(db: Database, event: str, payload: dict[str, Any]) -> int:
-    """Queue one delivery of an event per subscription to it; call inside the transaction."""
+def queue(db: Database, event: str, payload: dict[str, Any] | Callable[[], dict[str, Any]]) -> int:
+    """Queue one delivery of an event per subscription to it; call inside the transaction.
+
+    The payload may be given as a function, called only when someone subscribes to the event.
+    """
     hooks = [
         h["id"]
         for h in rows(db.execute("SELECT id, events FROM webhooks WHERE deleted_at IS NULL"))
@@ -223,7 +228,7 @@ def queue(db: Database, event: str, payload: dict[str, Any]) -> int:
         return 0
     now = now_rfc3339()
     event_id = str(uuid.uuid4())
-    data = json.dumps(payload, sort_keys=True)
+    data = json.dumps(payload() if callable(payload) else payload, sort_keys=True)
     db.conn.executemany(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, event, occurred_at, payload,"
         " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -255,17 +260,17 @@ def _visit_payload(visit: dict[str, Any]) -> dict[str, Any]:
 
 def on_visit_submitted(db: Database, payload: dict[str, Any]) -> None:
     """Queue visit.submitted deliveries (an events handler)."""
-    queue(db, events.VISIT_SUBMITTED, _visit_payload(payload["visit"]))
+    queue(db, events.VISIT_SUBMITTED, partial(_visit_payload, payload["visit"]))
 
 
 def on_visit_released(db: Database, payload: dict[str, Any]) -> None:
     """Queue visit.released deliveries (an events handler)."""
-    queue(db, events.VISIT_RELEASED, _visit_payload(payload["visit"]))
+    queue(db, events.VISIT_RELEASED, partial(_visit_payload, payload["visit"]))
 
 
 def on_visit_returned(db: Database, payload: dict[str, Any]) -> None:
     """Queue visit.returned deliveries; the reviewer's note stays out (it may name people)."""
-    queue(db, events.VISIT_RETURNED, _visit_payload(payload["visit"]))
+    queue(db, events.VISIT_RETURNED, partial(_visit_payload, payload["visit"]))
 
 
 def on_assignment_expired(db: Database, payload: dict[str, Any]) -> None:
