@@ -363,12 +363,10 @@ def _announce(db: Database, row: dict[str, Any], before: dict[str, Any] | None) 
 def commit_visits(
     db: Database, principal: Principal, batch: list[PreparedVisit], *, policy: PushPolicy
 ) -> list[PushResult]:
-    """Store a batch of prepared visits inside the caller's write transaction.
-
-    New visits are inserted with one statement per table; replays, corrections, conflicts and
-    visits naming an assignment (whose flags depend on the visits before them) go one by one,
-    each in a savepoint, so one bad visit never fails the others.
-    """
+    """Store a batch of prepared visits inside the caller's write transaction."""
+    # New visits go in with one statement per table. Replays, corrections, conflicts and visits
+    # naming an assignment (whose flags depend on the visits before them) go one by one, each in
+    # a savepoint, so one bad visit never fails the others.
     ids = json.dumps([prepared.data["id"] for prepared in batch])
     stored = {
         row["id"]
