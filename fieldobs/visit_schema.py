@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -94,3 +95,97 @@ class VisitSchema(Schema):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValidationError([f"photo id {i} is listed twice" for i in duplicates], "photos")
+
+
+# --- the common case without the schema machinery -----------------------------------------------
+
+_VISIT_KEYS = frozenset(VisitSchema().fields)
+_REQUIRED_KEYS = frozenset(name for name, field in VisitSchema().fields.items() if field.required)
+_PHOTO_KEYS = frozenset(PhotoManifestSchema().fields)
+_PHOTO_REQUIRED = frozenset(("id", "sha256", "size", "content_type"))
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PHOTO_TYPE_SET = frozenset(PHOTO_TYPES)
+
+
+def load_plain_visit(raw: Any) -> dict[str, Any] | None:
+    """Return what VisitSchema would load from a plainly valid visit, else None."""
+    # Batches carry hundreds of visits and the schema costs ~130 µs for each; this returns
+    # None at the first doubt, and the schema then loads the visit or says what is wrong.
+    # tests/test_visit_loading.py checks that both agree.
+    if type(raw) is not dict or not _REQUIRED_KEYS.issubset(raw) or not _VISIT_KEYS.issuperset(raw):
+        return None
+    visit_id = _random_uuid(raw["id"])
+    checklist = raw["checklist"]
+    if (
+        visit_id is None
+        or not _positive_int(raw["revision"])
+        or type(checklist) is not dict
+        or checklist.keys() != {"slug", "version"}
+        or type(checklist["slug"]) is not str
+        or not 1 <= len(checklist["slug"]) <= 100
+        or not _positive_int(checklist["version"])
+        or type(raw["location_id"]) is not int
+        or type(raw.get("assignment_id", 0)) not in (int, type(None))
+        or type(raw["answers"]) is not list
+        or not _in_order(raw["started_at"], raw["finished_at"])
+    ):
+        return None
+    notes = raw.get("notes")
+    if notes is not None and (type(notes) is not str or len(notes) > 20_000):
+        return None
+    photos = _plain_photos(raw.get("photos", []))
+    if photos is None:
+        return None
+    return {**raw, "id": visit_id, "checklist": dict(checklist), "photos": photos}
+
+
+def _positive_int(value: Any) -> bool:
+    return type(value) is int and value >= 1
+
+
+def _random_uuid(value: Any) -> str | None:
+    if type(value) is not str:
+        return None
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return None
+    return None if parsed.version == 1 else str(parsed)
+
+
+def _in_order(started: Any, finished: Any) -> bool:
+    if type(started) is not str or type(finished) is not str:
+        return False
+    try:
+        return parse_rfc3339(started) <= parse_rfc3339(finished)
+    except ValueError:
+        return False
+
+
+def _plain_photos(photos: Any) -> list[dict[str, Any]] | None:
+    if type(photos) is not list:
+        return None
+    loaded, seen = [], set()
+    for photo in photos:
+        if (
+            type(photo) is not dict
+            or not _PHOTO_REQUIRED.issubset(photo)
+            or not _PHOTO_KEYS.issuperset(photo)
+        ):
+            return None
+        photo_id = _random_uuid(photo["id"])
+        sha256, item = photo["sha256"], photo.get("item")
+        if (
+            photo_id is None
+            or photo_id in seen
+            or type(sha256) is not str
+            or not _SHA256.fullmatch(sha256)
+            or not _positive_int(photo["size"])
+            or type(photo["content_type"]) is not str
+            or photo["content_type"] not in _PHOTO_TYPE_SET
+            or type(item) not in (str, type(None))
+        ):
+            return None
+        seen.add(photo_id)
+        loaded.append({**photo, "id": photo_id})
+    return loaded

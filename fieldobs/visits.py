@@ -22,7 +22,7 @@ from .errors import BadRequest, Conflict, FieldobsError, Invalid, NotFound, flat
 from .scope import Principal, Role
 from .scoring import VisitScore, score_visit
 from .timeutil import parse_rfc3339, to_rfc3339, utcnow
-from .visit_schema import VisitSchema
+from .visit_schema import VisitSchema, load_plain_visit
 
 VISIT_SCHEMA = VisitSchema()
 
@@ -70,6 +70,9 @@ def canonical_json(data: Any) -> str:
 
 def load_visit(raw: Any) -> dict[str, Any]:
     """Validate a visit's shape; raise 422 naming each bad field."""
+    plain = load_plain_visit(raw)
+    if plain is not None:
+        return plain
     try:
         data: dict[str, Any] = VISIT_SCHEMA.load(raw)
     except ValidationError as error:
