@@ -99,10 +99,15 @@ class VisitSchema(Schema):
 
 # --- the common case without the schema machinery -----------------------------------------------
 
-_VISIT_KEYS = frozenset(VisitSchema().fields)
-_REQUIRED_KEYS = frozenset(name for name, field in VisitSchema().fields.items() if field.required)
-_PHOTO_KEYS = frozenset(PhotoManifestSchema().fields)
-_PHOTO_REQUIRED = frozenset(("id", "sha256", "size", "content_type"))
+
+def _field_names(schema: Schema) -> tuple[frozenset[str], frozenset[str]]:
+    """Return a schema's field names and the required ones among them."""
+    fields_ = schema.fields
+    return frozenset(fields_), frozenset(name for name, f in fields_.items() if f.required)
+
+
+_VISIT_KEYS, _REQUIRED_KEYS = _field_names(VisitSchema())
+_PHOTO_KEYS, _PHOTO_REQUIRED = _field_names(PhotoManifestSchema())
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PHOTO_TYPE_SET = frozenset(PHOTO_TYPES)
 
