@@ -151,7 +151,12 @@ def _check_value(
 
 def _is_number(value: Any) -> bool:
     """Tell whether a JSON value is a finite number (booleans are not numbers)."""
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float (valid JSON) measures nothing
+        return False
 
 
 def _value_problem(item: Mapping[str, Any], value: Any) -> str | None:

@@ -187,6 +187,14 @@ BAD: list[tuple[str, int | None, dict[str, Any] | Any, str, str]] = [
         "must be a number",
     ),
     (
+        # Valid JSON, but beyond any float: no measurement, and no 500 either.
+        "number beyond float",
+        4,
+        {"item": "notes.queue", "value": 10**400},
+        "answers.4.value",
+        "must be a number",
+    ),
+    (
         "text number",
         5,
         {"item": "notes.summary", "value": 5},
