@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fieldobs.db import Storage, migrate, migrations, schema_version
 
 
@@ -33,6 +35,8 @@ def test_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
 MIGRATE_SCRIPT = """
 import sys
 from pathlib import Path
+
+import pytest
 from fieldobs.db import Storage, migrate
 print(len(migrate(Storage(Path(sys.argv[1])).open())))
 """
@@ -52,3 +56,58 @@ def test_concurrent_processes_apply_each_migration_once(tmp_path: Path) -> None:
     versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
     conn.close()
     assert versions == list(range(1, len(migrations()) + 1))
+
+
+def migrated_up_to(path: Path, last: int) -> Storage:
+    """Return storage for a database with only the migrations up to `last` applied."""
+    db = Storage(path).open()
+    db.execute(
+        "CREATE TABLE schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    for version, name, sql in migrations()[:last]:
+        db.executescript(sql)
+        db.execute(
+            "INSERT INTO schema_migrations VALUES (?, ?, '2026-01-01T00:00:00Z')", [version, name]
+        )
+    db.close()
+    return Storage(path)
+
+
+def test_revisions_keep_their_rows_when_moved_to_a_rowid_table(tmp_path: Path) -> None:
+    storage = migrated_up_to(tmp_path / "old.db", 5)
+    conn = sqlite3.connect(storage.path, isolation_level=None)
+    conn.executescript(
+        "INSERT INTO areas VALUES (1, 'north', 't');"
+        "INSERT INTO locations (id, name, area_id, timezone, created_at, updated_at)"
+        " VALUES (1, 'leeds', 1, 'UTC', 't', 't');"
+        "INSERT INTO users VALUES (1, 'shopper', 'S', 'shopper', 'x', 't', NULL);"
+    )
+    for visit_id, revisions in (("b-visit", 2), ("a-visit", 1)):
+        conn.execute(
+            "INSERT INTO visits (id, revision, fingerprint, observer_id, location_id,"
+            " checklist_slug, checklist_version, kind, status, started_at, finished_at,"
+            " observed_at, received_at, updated_at, body, section_scores, breakdown)"
+            " VALUES (?, ?, 'f', 1, 1, 'c', 1, 'mystery_shop', 'submitted', 't', 't', 't', 't',"
+            " 't', '{}', '[]', '{}')",
+            [visit_id, revisions],
+        )
+        conn.executemany(
+            "INSERT INTO visit_revisions VALUES (?, ?, ?, ?, ?)",
+            [(visit_id, n, f"fp{n}", f'{{"n": {n}}}', f"2026-0{n}-01") for n in range(1, 3)][
+                :revisions
+            ],
+        )
+    before = conn.execute("SELECT * FROM visit_revisions ORDER BY 1, 2").fetchall()
+    conn.close()
+
+    assert migrate(storage.open()) == ["0006_revisions_by_rowid.sql"]
+
+    conn = sqlite3.connect(storage.path)
+    assert conn.execute("SELECT * FROM visit_revisions ORDER BY 1, 2").fetchall() == before
+    schema = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'visit_revisions'").fetchone()
+    assert "WITHOUT ROWID" not in schema[0]
+    # The key still refuses a second copy of a revision.
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO visit_revisions VALUES ('a-visit', 1, 'x', '{}', 't')")
+    conn.close()
