@@ -10,10 +10,12 @@ from .changes import record_change
 from .checklist_format import content_hash, load_checklist_dir
 from .db import Database, database_id, one, rows, transaction
 from .errors import NotFound
+from .scoring_plan import ChecklistPlan
 from .timeutil import now_rfc3339
 
-# Published versions never change, so a process may keep them once read.
+# Published versions never change, so a process may keep them, and their plans, once read.
 _DEFINITIONS: dict[tuple[str, str, int], dict[str, Any]] = {}
+_PLANS: dict[tuple[str, str, int], ChecklistPlan] = {}
 
 
 def publish_directory(db: Database, directory: Path) -> list[dict[str, Any]]:
@@ -87,6 +89,15 @@ def get_version(db: Database, slug: str, version: int) -> dict[str, Any]:
     definition = _with_version(row)
     _DEFINITIONS[key] = definition
     return definition
+
+
+def get_plan(db: Database, slug: str, version: int) -> ChecklistPlan:
+    """Return the scoring plan of one published version, compiled once per process, or 404."""
+    key = (database_id(db), slug, version)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = ChecklistPlan(get_version(db, slug, version))
+    return plan
 
 
 def get_latest(db: Database, slug: str) -> dict[str, Any]:

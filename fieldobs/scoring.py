@@ -287,8 +287,9 @@ def _zero(score: ItemScore, failures: list[str], scope: str, explain: bool) -> I
 
 def _section_score(section_id: str, items: list[ItemScore], critical_failed: bool) -> SectionScore:
     """Sum a section's applicable items into its 0–100 score."""
-    earned = sum((score.earned for score in items if score.applicable), 0.0)
-    possible = sum((score.possible for score in items if score.applicable), 0.0)
+    applicable = [score for score in items if score.applicable]
+    earned = sum([score.earned for score in applicable], 0.0)
+    possible = sum([score.possible for score in applicable], 0.0)
     # earned <= possible item by item, so earned / possible <= 1 even in floating point.
     score = 100.0 * (earned / possible) if possible > 0 else None
     return SectionScore(section_id, score, earned, possible, critical_failed)
@@ -324,12 +325,22 @@ def score_visit(
         )
         for section in definition["sections"]
     ]
+    return combine_item_scores(definition, per_section, explain=explain)
+
+
+def combine_item_scores(
+    definition: Mapping[str, Any],
+    per_section: list[tuple[str, list[ItemScore]]],
+    *,
+    explain: bool = True,
+) -> VisitScore:
+    """Apply critical failures to item scores and sum them into section and visit scores."""
     failures = [s.item for _, items in per_section for s in items if s.critical and s.failed]
     whole_visit = definition.get("critical_zeroes", "section") == "visit"
     sections: list[SectionScore] = []
     all_items: list[ItemScore] = []
     for section_id, items in per_section:
-        own = [s.item for s in items if s.critical and s.failed]
+        own = [s.item for s in items if s.critical and s.failed] if failures else []
         zeroing = failures if whole_visit else own
         if zeroing:
             scope = "the visit" if whole_visit else f"section '{section_id}'"

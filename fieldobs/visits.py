@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 from . import events
 from .anonymity import present_for
 from .answers import validate_answers
-from .checklists import get_version
+from .checklists import get_plan, get_version
 from .db import Database, one, rows
 from .errors import BadRequest, Conflict, FieldobsError, Invalid, NotFound, flatten_messages
 from .scope import Principal, Role
@@ -148,14 +148,23 @@ def _fingerprinted(data: dict[str, Any]) -> PreparedVisit:
 
 
 def _validate_and_score(db: Database, principal: Principal, prepared: PreparedVisit) -> None:
-    prepared.checklist, prepared.problems = _check_semantics(db, principal, prepared.data)
-    if not prepared.problems:
-        score = score_visit(prepared.checklist, prepared.data["answers"], explain=False)
-        prepared.score = score
-        prepared.section_scores_json = json.dumps(
-            [{"id": s.id, "score": s.score} for s in score.sections]
-        )
-        prepared.breakdown_json = json.dumps(score.to_dict())
+    data = prepared.data
+    checklist, problems = _check_references(db, principal, data)
+    prepared.checklist, prepared.problems = checklist, problems
+    if not checklist:
+        return
+    answers, photo_ids = data["answers"], {photo["id"] for photo in data["photos"]}
+    plan = get_plan(db, checklist["slug"], checklist["version"])
+    # The plan scores plainly valid answers in one pass; the general code judges the rest.
+    score = None if problems else plan.score(answers, photo_ids)
+    if score is None:
+        problems.update(validate_answers(checklist, answers, photo_ids))
+        if problems:
+            return
+        score = score_visit(checklist, answers, explain=False)
+    prepared.score = score
+    prepared.section_scores_json = plan.section_scores_json(score)
+    prepared.breakdown_json = plan.breakdown_json(score)
 
 
 def push_visit(
@@ -224,9 +233,10 @@ def _push_existing(
     )
 
 
-def _check_semantics(
+def _check_references(
     db: Database, principal: Principal, data: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Check the visit's checklist and location; return the checklist ({} if none) and problems."""
     problems: dict[str, list[str]] = {}
     ref = data["checklist"]
     try:
@@ -242,8 +252,6 @@ def _check_semantics(
     ).fetchone()
     if location is None or not principal.sees_location(data["location_id"]):
         problems["location_id"] = ["no such location in your scope"]
-    photo_ids = {photo["id"] for photo in data["photos"]}
-    problems.update(validate_answers(checklist, data["answers"], photo_ids))
     return checklist, problems
 
 
@@ -283,7 +291,7 @@ def _store(
     if before is not None:
         db.execute("DELETE FROM visit_photos WHERE visit_id = ?", [row["id"]])
     _insert_children(db, [(prepared, row)])
-    return _announce(db, row, before)
+    return _announce(db, row, before, prepared)
 
 
 def _new_row(
@@ -351,16 +359,19 @@ def _insert_children(db: Database, stored: list[tuple[PreparedVisit, dict[str, A
     )
 
 
-def _announce(db: Database, row: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
+def _announce(
+    db: Database, row: dict[str, Any], before: dict[str, Any] | None, prepared: PreparedVisit
+) -> dict[str, Any]:
     """Emit the events of a just-stored visit and return its acknowledgement."""
     events.emit(db, events.VISIT_CHANGED, {"before": before, "after": dict(row)})
     if row["status"] == "submitted":
         events.emit(db, events.VISIT_SUBMITTED, {"visit": dict(row)})
-        return summary(row)
-    # Photos may have arrived before their visit: the manifest may be complete already.
-    if refresh_status(db, row["id"]):
+    elif refresh_status(db, row["id"]):
+        # Photos may have arrived before their visit: the manifest was complete already.
         row.update(status="submitted")
-    return summary(row)
+    assert prepared.score is not None  # only scored visits are stored
+    # The sections come from the score at hand, not from parsing the JSON just written.
+    return summary(row, [(s.id, s.score) for s in prepared.score.sections])
 
 
 def commit_visits(
@@ -418,7 +429,7 @@ def _insert_fresh(
     )
     _insert_children(db, built)
     return [
-        (index, PushResult(prepared.data["id"], 201, _announce(db, row, None)))
+        (index, PushResult(prepared.data["id"], 201, _announce(db, row, None, prepared)))
         for (index, _), (prepared, row) in zip(fresh, built, strict=True)
     ]
 
@@ -487,14 +498,18 @@ def refresh_status(db: Database, visit_id: str) -> bool:
     return True
 
 
-def summary(row: dict[str, Any]) -> dict[str, Any]:
-    """Return what a push acknowledges: id, revision, status and scores."""
+def summary(
+    row: dict[str, Any], sections: list[tuple[str, float | None]] | None = None
+) -> dict[str, Any]:
+    """Return what a push acknowledges: id, revision, status and scores (sections if known)."""
+    if sections is None:
+        sections = [(s["id"], s["score"]) for s in json.loads(row["section_scores"])]
     return {
         "id": row["id"],
         "revision": row["revision"],
         "status": row["status"],
         "score": _rounded(row["score"]),
-        "sections": _sections(row),
+        "sections": [{"id": sid, "score": _rounded(score)} for sid, score in sections],
     }
 
 
