@@ -92,6 +92,7 @@ class PreparedVisit:
     score: VisitScore | None = None
     section_scores_json: str = "[]"
     breakdown_json: str = "{}"
+    device_times: tuple[datetime, datetime, str] | None = None  # started, finished, finished UTC
 
 
 def prepare_visit(
@@ -110,7 +111,7 @@ def prepare_visit(
         [data["id"], data["revision"]],
     ).fetchone()
     if known is None or known[0] != prepared.fingerprint:
-        _validate_and_score(db, principal, prepared)
+        _validate_and_score(db, principal, prepared, _live_locations(db, [data["location_id"]]))
     # A likely replay skips that work; commit_visit re-checks under the lock and does it if needed.
     return prepared
 
@@ -134,11 +135,12 @@ def prepare_visits(
             [ids],
         )
     }
-    for prepared in loaded:
-        if isinstance(prepared, PreparedVisit):
-            key = (prepared.data["id"], prepared.data["revision"])
-            if known.get(key) != prepared.fingerprint:
-                _validate_and_score(db, principal, prepared)
+    valid = [prepared for prepared in loaded if isinstance(prepared, PreparedVisit)]
+    live = _live_locations(db, [prepared.data["location_id"] for prepared in valid])
+    for prepared in valid:
+        key = (prepared.data["id"], prepared.data["revision"])
+        if known.get(key) != prepared.fingerprint:
+            _validate_and_score(db, principal, prepared, live)
     return loaded
 
 
@@ -147,9 +149,23 @@ def _fingerprinted(data: dict[str, Any]) -> PreparedVisit:
     return PreparedVisit(data, body, hashlib.sha256(body.encode()).hexdigest())
 
 
-def _validate_and_score(db: Database, principal: Principal, prepared: PreparedVisit) -> None:
+def _live_locations(db: Database, location_ids: list[int]) -> set[int]:
+    """Return which of these location ids name a location that is not deleted."""
+    return {
+        row[0]
+        for row in db.execute(
+            "SELECT id FROM locations WHERE id IN (SELECT value FROM json_each(?))"
+            " AND deleted_at IS NULL",
+            [json.dumps(sorted(set(location_ids)))],
+        )
+    }
+
+
+def _validate_and_score(
+    db: Database, principal: Principal, prepared: PreparedVisit, live_locations: set[int]
+) -> None:
     data = prepared.data
-    checklist, problems = _check_references(db, principal, data)
+    checklist, problems = _check_references(db, principal, data, live_locations)
     prepared.checklist, prepared.problems = checklist, problems
     if not checklist:
         return
@@ -165,6 +181,8 @@ def _validate_and_score(db: Database, principal: Principal, prepared: PreparedVi
     prepared.score = score
     prepared.section_scores_json = plan.section_scores_json(score)
     prepared.breakdown_json = plan.breakdown_json(score)
+    finished = parse_rfc3339(data["finished_at"])
+    prepared.device_times = (parse_rfc3339(data["started_at"]), finished, to_rfc3339(finished))
 
 
 def push_visit(
@@ -234,7 +252,7 @@ def _push_existing(
 
 
 def _check_references(
-    db: Database, principal: Principal, data: dict[str, Any]
+    db: Database, principal: Principal, data: dict[str, Any], live_locations: set[int]
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Check the visit's checklist and location; return the checklist ({} if none) and problems."""
     problems: dict[str, list[str]] = {}
@@ -247,20 +265,20 @@ def _check_references(
         problems["checklist"] = [
             f"a {principal.role} does not submit {checklist['kind']} checklists"
         ]
-    location = db.execute(
-        "SELECT 1 FROM locations WHERE id = ? AND deleted_at IS NULL", [data["location_id"]]
-    ).fetchone()
-    if location is None or not principal.sees_location(data["location_id"]):
+    location_id = data["location_id"]
+    if location_id not in live_locations or not principal.sees_location(location_id):
         problems["location_id"] = ["no such location in your scope"]
     return checklist, problems
 
 
 def _clock(
-    data: dict[str, Any], received: datetime, policy: PushPolicy
+    device_times: tuple[datetime, datetime, str],
+    received: tuple[datetime, str],
+    policy: PushPolicy,
 ) -> tuple[str, float, list[str]]:
-    started = parse_rfc3339(data["started_at"])
-    finished = parse_rfc3339(data["finished_at"])
-    skew = (finished - received).total_seconds()
+    """Return when the visit was observed (UTC text), the device clock's skew and its flags."""
+    started, finished, finished_text = device_times
+    skew = (finished - received[0]).total_seconds()
     flags = []
     if skew > policy.future_tolerance.total_seconds():
         flags.append("device_clock_ahead")
@@ -269,8 +287,8 @@ def _clock(
     if finished - started > policy.long_visit:
         flags.append("long_visit")
     # A clock that is wildly off is kept as data but never used to place the visit in time.
-    observed = received if flags and flags[0].startswith("device_clock") else finished
-    return to_rfc3339(observed), skew, flags
+    observed = received[1] if flags and flags[0].startswith("device_clock") else finished_text
+    return observed, skew, flags
 
 
 def _store(
@@ -280,7 +298,8 @@ def _store(
     before: dict[str, Any] | None,
     policy: PushPolicy,
 ) -> dict[str, Any]:
-    row = _new_row(db, principal, prepared, before, policy, utcnow())
+    received = utcnow()
+    row = _new_row(db, principal, prepared, before, policy, (received, to_rfc3339(received)))
     columns = ", ".join(row)
     marks = ", ".join("?" * len(row))
     updates = ", ".join(f"{name} = excluded.{name}" for name in row if name != "id")
@@ -300,18 +319,21 @@ def _new_row(
     prepared: PreparedVisit,
     before: dict[str, Any] | None,
     policy: PushPolicy,
-    received: datetime,
+    received: tuple[datetime, str],
 ) -> dict[str, Any]:
     """Build the visits row of a valid prepared visit (scoring it first if still needed)."""
     if prepared.checklist is None and not prepared.problems:
-        _validate_and_score(db, principal, prepared)
+        _validate_and_score(
+            db, principal, prepared, _live_locations(db, [prepared.data["location_id"]])
+        )
     if prepared.problems:
         raise Invalid("The visit is invalid.", fields=prepared.problems)
     assert prepared.checklist is not None
     assert prepared.score is not None
     data, checklist = prepared.data, prepared.checklist
-    now = to_rfc3339(received)
-    observed_at, skew, flags = _clock(data, received, policy)
+    assert prepared.device_times is not None
+    now = received[1]
+    observed_at, skew, flags = _clock(prepared.device_times, received, policy)
     for flagger in _flaggers:
         flags.extend(flagger(db, principal, data))
     return {
@@ -421,7 +443,8 @@ def _insert_fresh(
     # Nothing here can be refused: prepare_visit validated and scored them, and under the write
     # lock no other request can have stored these ids since the SELECT in commit_visits.
     received = utcnow()
-    built = [(p, _new_row(db, principal, p, None, policy, received)) for _, p in fresh]
+    now = (received, to_rfc3339(received))
+    built = [(p, _new_row(db, principal, p, None, policy, now)) for _, p in fresh]
     columns = list(built[0][1])
     db.conn.executemany(
         f"INSERT INTO visits ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",

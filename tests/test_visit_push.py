@@ -367,3 +367,25 @@ def test_batch_stores_new_visits_as_put_does(
         ]
     assert stored[1:] == [stored[0]] * 3
     assert manifests == [int(with_photo)] * 4
+
+
+@pytest.mark.parametrize("route", ["put", "batch"])
+def test_visit_to_a_retired_location_is_422(
+    client: FlaskClient, org: Org, mystery: dict[str, Any], data_dir: Path, route: str
+) -> None:
+    york = org.locations["york"]
+    assert client.delete(f"/api/v1/locations/{york}", headers=org.auth("admin")).status_code == 204
+    retired, live = make_visit(mystery, york), make_visit(mystery, org.locations["leeds"])
+    if route == "put":
+        response = put(client, org, retired)
+        assert response.status_code == 422
+        error = response.get_json()["error"]
+    else:
+        response = client.post(
+            "/api/v1/sync/visits", json={"visits": [retired, live]}, headers=org.auth("shopper")
+        )
+        results = response.get_json()["results"]
+        assert [r["status"] for r in results] == [422, 201]
+        error = results[0]["error"]
+    assert error["fields"] == {"location_id": ["no such location in your scope"]}
+    assert count_rows(data_dir, "visits") == (0 if route == "put" else 1)
