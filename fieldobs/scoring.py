@@ -285,7 +285,7 @@ def _zero(score: ItemScore, failures: list[str], scope: str, explain: bool) -> I
     return score._replace(earned=0.0, reason=reason)
 
 
-def _section_score(section_id: str, items: list[ItemScore], critical_failed: bool) -> SectionScore:
+def section_score(section_id: str, items: list[ItemScore], critical_failed: bool) -> SectionScore:
     """Sum a section's applicable items into its 0–100 score."""
     applicable = [score for score in items if score.applicable]
     earned = sum([score.earned for score in applicable], 0.0)
@@ -295,9 +295,13 @@ def _section_score(section_id: str, items: list[ItemScore], critical_failed: boo
     return SectionScore(section_id, score, earned, possible, critical_failed)
 
 
-def _visit_mean(definition: Mapping[str, Any], sections: list[SectionScore]) -> float | None:
+def section_weights(definition: Mapping[str, Any]) -> dict[str, float]:
+    """Map each section id to its weight."""
+    return {section["id"]: float(section["weight"]) for section in definition["sections"]}
+
+
+def visit_mean(weights: Mapping[str, float], sections: list[SectionScore]) -> float | None:
     """Average the scored sections, weighted by section weight."""
-    weights = {section["id"]: float(section["weight"]) for section in definition["sections"]}
     scored = [(weights[s.id], s.score) for s in sections if s.score is not None]
     total = sum(weight for weight, _ in scored)
     if not scored or total <= 0:
@@ -345,6 +349,8 @@ def combine_item_scores(
         if zeroing:
             scope = "the visit" if whole_visit else f"section '{section_id}'"
             items = [_zero(score, zeroing, scope, explain) for score in items]
-        sections.append(_section_score(section_id, items, bool(own)))
+        sections.append(section_score(section_id, items, bool(own)))
         all_items.extend(items)
-    return VisitScore(_visit_mean(definition, sections), sections, all_items, failures)
+    return VisitScore(
+        visit_mean(section_weights(definition), sections), sections, all_items, failures
+    )

@@ -6,9 +6,11 @@ For the visits phones send day after day that is most of a push's CPU. A plan do
 from tables built once per checklist version (versions are immutable):
 
 - each item's possible outcomes are scored once, by `score_item` itself, so a yes/no, scale or
-  choice answer is scored by a dictionary lookup;
+  choice answer is scored by a dictionary lookup (durations and numbers are kept once scored:
+  they are mostly whole seconds or counts, and repeat);
 - an answer is checked against its item in the same pass, and at the first doubt the plan gives
   up (returns None): the general code then finds and words every problem, so errors are the same;
+- without a critical failure the sections are plain sums, with no zeroing to apply;
 - the JSON of each item's and section's score is kept once written, since visits repeat them.
 
 Whatever a plan accepts, `validate_answers` accepts, and the plan's scores and JSON are exactly
@@ -29,12 +31,19 @@ from fieldobs.scoring import (
     VisitScore,
     combine_item_scores,
     score_item,
+    section_score,
+    section_weights,
+    visit_mean,
 )
 
 # Bounds the JSON kept per plan: a checklist's items have few outcomes, durations excepted.
 MAX_KEPT_FRAGMENTS = 4096
+# Bounds the outcomes of measured values (durations, numbers) kept per item.
+MAX_KEPT_OUTCOMES = 256
 # Larger numbers (a 400-digit integer is valid JSON) are left to the general code.
 MAX_PLAIN_NUMBER = 1e15
+# Values whose outcome may be looked up (and kept) by (type, value): hashable, and True != 1.
+LOOKED_UP = frozenset({bool, int, float, str})
 
 
 class ItemPlan:
@@ -64,26 +73,28 @@ class ItemPlan:
         self.max_length: int = item["max_length"] if self.type == "text" else 0
         # N/A, blank and unscored answers all count for nothing, in the same way.
         self.not_applicable = score_item(item, section_id, None, explain=False)
-        self.outcomes: dict[Any, ItemScore] = {
-            value: score_item(item, section_id, {"value": value}, explain=False)
+        # Keyed by (type, value): True == 1, but a rating of True is no rating.
+        self.outcomes: dict[tuple[type, Any], ItemScore] = {
+            (type(value), value): score_item(item, section_id, {"value": value}, explain=False)
             for value in _discrete_values(item)
         }
 
     def score_value(self, value: Any) -> ItemScore | None:
         """Return the score of a non-null value, or None when the value is not plainly valid."""
-        kind = self.type
-        if kind == "yes_no":
-            return self.outcomes[value] if type(value) is bool else None
-        if kind in ("scale", "choice"):
-            # Exact types: True == 1 must not pass for a rating, nor a number for an option id.
-            plain = int if kind == "scale" else str
-            return self.outcomes.get(value) if type(value) is plain else None
-        if kind in ("duration", "number"):
+        kind = type(value)
+        if kind in LOOKED_UP:
+            known = self.outcomes.get((kind, value))
+            if known is not None:
+                return known
+        if self.type in ("duration", "number"):
             # The range check also refuses NaN and infinities.
-            if type(value) not in (int, float) or not 0 <= value <= MAX_PLAIN_NUMBER:
+            if kind not in (int, float) or not 0 <= value <= MAX_PLAIN_NUMBER:
                 return None
-            return score_item(self.definition, self.section_id, {"value": value}, explain=False)
-        if kind == "text":
+            score = score_item(self.definition, self.section_id, {"value": value}, explain=False)
+            if len(self.outcomes) < MAX_KEPT_OUTCOMES:
+                self.outcomes[(kind, value)] = score  # measured in whole seconds, they repeat
+            return score
+        if self.type == "text":
             if type(value) is not str or len(value) > self.max_length:
                 return None
             return self.not_applicable
@@ -115,6 +126,10 @@ class ChecklistPlan:
                 self.items[item["id"]] = ItemPlan(item, section["id"], len(self.items))
             self.sections.append((section["id"], first, len(self.items)))
         self.required = frozenset(i for i, plan in self.items.items() if plan.required)
+        self.critical = [
+            plan.position for plan in self.items.values() if plan.definition["critical"]
+        ]
+        self.weights = section_weights(definition)
         self.unanswered = [plan.not_applicable for plan in self.items.values()]
         self._fragments: dict[tuple[Any, ...], str] = {}
         self._section_scores: dict[tuple[str, float | None], str] = {}
@@ -132,8 +147,14 @@ class ChecklistPlan:
             scores[item_score[1]] = item_score[0]
         if not self.required <= seen:
             return None
-        per_section = [(sid, scores[first:end]) for sid, first, end in self.sections]
-        return combine_item_scores(self.definition, per_section, explain=False)
+        if any(scores[position].failed for position in self.critical):
+            per_section = [(sid, scores[first:end]) for sid, first, end in self.sections]
+            return combine_item_scores(self.definition, per_section, explain=False)
+        # No critical failure zeroes anything: the sections are plain sums.
+        sections = [
+            section_score(sid, scores[first:end], False) for sid, first, end in self.sections
+        ]
+        return VisitScore(visit_mean(self.weights, sections), sections, scores, [])
 
     def _score_answer(
         self, answer: Any, seen: set[str], photo_ids: AbstractSet[str]
@@ -172,6 +193,8 @@ class ChecklistPlan:
             score, owes_photo = item.score_value(value), item.photo == "required"
             if score is None:
                 return None
+        if photos is None and not owes_photo:
+            return score, item.position  # the common case
         if not _photos_plainly_valid(item, photos, owes_photo, photo_ids):
             return None
         return score, item.position

@@ -63,9 +63,13 @@ class PushResult:
     error: FieldobsError | None = None
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(data: Any) -> str:
     """Serialise with sorted keys and no whitespace: equal content, equal text."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(data)
 
 
 def load_visit(raw: Any) -> dict[str, Any]:

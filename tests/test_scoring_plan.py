@@ -11,10 +11,17 @@ from hypothesis import strategies as st
 
 from fieldobs import scoring_plan
 from fieldobs.answers import validate_answers
-from fieldobs.checklist_format import parse_checklist
+from fieldobs.checklist_format import load_checklist_file, parse_checklist
 from fieldobs.scoring import VisitScore, score_visit
 from fieldobs.scoring_plan import ChecklistPlan
-from tests.test_answer_validation import BAD, PHOTOS, fixture_data, valid_answers
+from tests.test_answer_validation import (
+    BAD,
+    CHECKLISTS,
+    PHOTOS,
+    fixture_data,
+    full_mystery_shop_answers,
+    valid_answers,
+)
 from tests.test_scoring import DURATION, PHOTO_POOL, PROPERTY, one_item_checklist, visits
 
 Visit = tuple[dict[str, Any], list[dict[str, Any]]]
@@ -138,3 +145,30 @@ def test_kept_json_is_bounded_and_stays_exact(monkeypatch: pytest.MonkeyPatch) -
         expected = score_visit(definition, answers, explain=False)
         assert plan.breakdown_json(score) == json.dumps(expected.to_dict())
     assert len(plan._fragments) <= 5
+
+
+@pytest.mark.parametrize(
+    ("item", "value"),
+    [
+        pytest.param(None, None, id="as answered"),
+        pytest.param("ownership.took_ownership", False, id="critical failure"),
+        pytest.param("tone.no_reprimand_in_front_of_customers", False, id="other critical"),
+        pytest.param("policy_friction.system_wait", 65.5, id="measured, fractional"),
+        pytest.param("policy_friction.system_wait", 10_000, id="measured, past the limit"),
+    ],
+)
+def test_plan_scores_the_real_mystery_shop_as_the_general_code(
+    item: str | None, value: Any
+) -> None:
+    definition = load_checklist_file(CHECKLISTS / "mystery-shop.toml")
+    answers = full_mystery_shop_answers()
+    for answer in answers:
+        if answer["item"] == item:
+            answer["value"] = value
+    plan = ChecklistPlan(definition)
+    for _ in range(2):  # the second time from the outcomes and JSON kept the first time
+        score = plan.score(answers, {"f3b2"})
+        assert score is not None
+        assert score == score_visit(definition, answers, explain=False)
+        assert plan.breakdown_json(score) == json.dumps(score.to_dict())
+    assert (score.critical_failures == [item]) == (value is False)
