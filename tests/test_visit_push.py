@@ -389,3 +389,15 @@ def test_visit_to_a_retired_location_is_422(
         error = results[0]["error"]
     assert error["fields"] == {"location_id": ["no such location in your scope"]}
     assert count_rows(data_dir, "visits") == (0 if route == "put" else 1)
+
+
+@pytest.mark.parametrize("location_id", [2**63, 10**30, -1])
+def test_location_id_beyond_any_location_is_422(
+    client: FlaskClient, org: Org, mystery: dict[str, Any], location_id: int
+) -> None:
+    visit = {**make_visit(mystery, org.locations["leeds"]), "location_id": location_id}
+    response = put(client, org, visit)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == {
+        "location_id": ["no such location in your scope"]
+    }
