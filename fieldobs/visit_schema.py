@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from .stored_integers import StoredInteger, is_stored_integer
 from .timeutil import parse_rfc3339
 
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/heic", "image/heif", "image/webp", "image/avif")
@@ -49,7 +50,7 @@ def _must_be_list(value: Any) -> None:
 
 class ChecklistRefSchema(Schema):
     slug = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    version = StoredInteger(required=True, strict=True, validate=validate.Range(min=1))
 
 
 class PhotoManifestSchema(Schema):
@@ -58,17 +59,17 @@ class PhotoManifestSchema(Schema):
         required=True,
         validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits"),
     )
-    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    size = StoredInteger(required=True, strict=True, validate=validate.Range(min=1))
     content_type = fields.String(required=True, validate=validate.OneOf(PHOTO_TYPES))
     item = fields.String(allow_none=True)
 
 
 class VisitSchema(Schema):
     id = PhoneUUID(required=True)
-    revision = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    revision = StoredInteger(required=True, strict=True, validate=validate.Range(min=1))
     checklist = fields.Nested(ChecklistRefSchema, required=True)
-    location_id = fields.Integer(required=True, strict=True)
-    assignment_id = fields.Integer(strict=True, allow_none=True)
+    location_id = StoredInteger(required=True, strict=True)
+    assignment_id = StoredInteger(strict=True, allow_none=True)
     started_at = Timestamp(required=True)
     finished_at = Timestamp(required=True)
     # Each answer's keys and value are checked against the checklist item it names
@@ -129,8 +130,8 @@ def load_plain_visit(raw: Any) -> dict[str, Any] | None:
         or type(checklist["slug"]) is not str
         or not 1 <= len(checklist["slug"]) <= 100
         or not _positive_int(checklist["version"])
-        or type(raw["location_id"]) is not int
-        or type(raw.get("assignment_id", 0)) not in (int, type(None))
+        or not is_stored_integer(raw["location_id"])
+        or not (raw.get("assignment_id") is None or is_stored_integer(raw["assignment_id"]))
         or type(raw["answers"]) is not list
         or not _in_order(raw["started_at"], raw["finished_at"])
     ):
@@ -145,7 +146,7 @@ def load_plain_visit(raw: Any) -> dict[str, Any] | None:
 
 
 def _positive_int(value: Any) -> bool:
-    return type(value) is int and value >= 1
+    return is_stored_integer(value) and value >= 1
 
 
 def _random_uuid(value: Any) -> str | None:

@@ -391,13 +391,33 @@ def test_visit_to_a_retired_location_is_422(
     assert count_rows(data_dir, "visits") == (0 if route == "put" else 1)
 
 
-@pytest.mark.parametrize("location_id", [2**63, 10**30, -1])
+@pytest.mark.parametrize(
+    ("location_id", "problem"),
+    [
+        (2**63, "Must be between -9223372036854775808 and 9223372036854775807."),
+        (10**30, "Must be between -9223372036854775808 and 9223372036854775807."),
+        (-1, "no such location in your scope"),
+    ],
+)
+@pytest.mark.parametrize("route", ["put", "batch"])
 def test_location_id_beyond_any_location_is_422(
-    client: FlaskClient, org: Org, mystery: dict[str, Any], location_id: int
+    client: FlaskClient,
+    org: Org,
+    mystery: dict[str, Any],
+    location_id: int,
+    problem: str,
+    route: str,
 ) -> None:
     visit = {**make_visit(mystery, org.locations["leeds"]), "location_id": location_id}
-    response = put(client, org, visit)
-    assert response.status_code == 422
-    assert response.get_json()["error"]["fields"] == {
-        "location_id": ["no such location in your scope"]
-    }
+    if route == "put":
+        response = put(client, org, visit)
+        assert response.status_code == 422
+        error = response.get_json()["error"]
+    else:
+        response = client.post(
+            "/api/v1/sync/visits", json={"visits": [visit]}, headers=org.auth("shopper")
+        )
+        [result] = response.get_json()["results"]
+        assert result["status"] == 422
+        error = result["error"]
+    assert error["fields"] == {"location_id": [problem]}

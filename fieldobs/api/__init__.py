@@ -6,6 +6,7 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 
+from ..stored_integers import StoredIdConverter
 from . import assignments, auth, checklists, orgs, review, scores, uploads, visits, webhooks
 from .errors import register_error_handlers
 from .security import check_access, public
@@ -32,6 +33,8 @@ def healthz() -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     """Register blueprints, the OpenAPI document, access control and error handling."""
+    # Before any route is added: <int:...> in URLs then matches only ids SQLite can store.
+    app.url_map.converters["int"] = StoredIdConverter
     api = Api(
         app,
         spec_kwargs={

@@ -21,6 +21,7 @@ from ..assignments import (
 from ..db import get_db
 from ..errors import PayloadTooLarge, UnsupportedMediaType
 from ..scope import Role
+from ..stored_integers import StoredInteger
 from ..timeutil import utcnow
 from .security import allow, current_principal
 
@@ -58,7 +59,7 @@ class AssignmentInSchema(Schema):
             "oneOf": [{"type": "integer"}, {"type": "string"}],
         },
     )
-    location_id = fields.Integer(required=True, strict=True)
+    location_id = StoredInteger(required=True, strict=True)
     checklist = fields.String(
         required=True, metadata={"description": "Slug of a mystery-shop checklist."}
     )
@@ -71,8 +72,8 @@ class ReassignSchema(Schema):
 
 
 class AssignmentSchema(Schema):
-    id = fields.Integer()
-    location_id = fields.Integer()
+    id = StoredInteger()
+    location_id = StoredInteger()
     location_name = fields.String()
     timezone = fields.String()
     checklist = fields.String()
@@ -86,7 +87,7 @@ class AssignmentSchema(Schema):
     expired_at = fields.String(allow_none=True)
     cancelled_at = fields.String(allow_none=True)
     shopper = fields.Dict(metadata={"description": "Admins only: id, username, display_name"})
-    replaced_by = fields.Integer(allow_none=True, metadata={"description": "Admins only"})
+    replaced_by = StoredInteger(allow_none=True, metadata={"description": "Admins only"})
     reminded_at = fields.String(allow_none=True, metadata={"description": "Admins only"})
 
 
@@ -97,18 +98,18 @@ class AssignmentPageSchema(Schema):
 
 
 class ImportResultSchema(Schema):
-    created = fields.Integer()
+    created = StoredInteger()
     assignments = fields.List(fields.Nested(AssignmentSchema))
 
 
 class AssignmentQuerySchema(Schema):
     shopper = fields.String(metadata={"description": "Admins: a user id or username"})
-    location_id = fields.Integer()
+    location_id = StoredInteger()
     status = fields.String(validate=validate.OneOf(STATUSES))
     window_from = fields.String(metadata={"description": "RFC 3339: windows ending after it"})
     window_to = fields.String(metadata={"description": "RFC 3339: windows starting before it"})
     cursor = fields.String()
-    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
+    limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=50)
 
 
 @blp.route("", methods=["POST"])

@@ -20,6 +20,7 @@ from ..orgs import (
     update_location,
 )
 from ..scope import ALL_ROLES, Role
+from ..stored_integers import StoredInteger
 from .security import allow, current_principal
 
 blp = Blueprint("orgs", __name__, url_prefix="/api/v1", description="Areas, locations and people.")
@@ -32,7 +33,7 @@ class AreaInSchema(Schema):
 
 
 class AreaSchema(Schema):
-    id = fields.Integer()
+    id = StoredInteger()
     name = fields.String()
     created_at = fields.String()
 
@@ -43,7 +44,7 @@ class AreaListSchema(Schema):
 
 class LocationInSchema(Schema):
     name = fields.String(required=True, validate=NAME)
-    area_id = fields.Integer(required=True, strict=True)
+    area_id = StoredInteger(required=True, strict=True)
     timezone = fields.String(required=True, metadata={"description": "IANA time zone name"})
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
     external_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -51,15 +52,15 @@ class LocationInSchema(Schema):
 
 class LocationPatchSchema(Schema):
     name = fields.String(validate=NAME)
-    area_id = fields.Integer(strict=True)
+    area_id = StoredInteger(strict=True)
     timezone = fields.String()
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
 
 
 class LocationSchema(Schema):
-    id = fields.Integer()
+    id = StoredInteger()
     name = fields.String()
-    area_id = fields.Integer()
+    area_id = StoredInteger()
     timezone = fields.String()
     address = fields.String(allow_none=True)
     external_ref = fields.String(allow_none=True)
@@ -72,7 +73,7 @@ class LocationListSchema(Schema):
 
 
 class LocationQuerySchema(Schema):
-    area_id = fields.Integer()
+    area_id = StoredInteger()
 
 
 class UserInSchema(Schema):
@@ -80,17 +81,17 @@ class UserInSchema(Schema):
     password = fields.String(required=True, load_only=True)
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     display_name = fields.String(validate=NAME)
-    location_ids = fields.List(fields.Integer(strict=True), load_default=list)
-    area_ids = fields.List(fields.Integer(strict=True), load_default=list)
+    location_ids = fields.List(StoredInteger(strict=True), load_default=list)
+    area_ids = fields.List(StoredInteger(strict=True), load_default=list)
 
 
 class UserSchema(Schema):
-    id = fields.Integer()
+    id = StoredInteger()
     username = fields.String()
     display_name = fields.String()
     role = fields.String()
-    location_ids = fields.List(fields.Integer())
-    area_ids = fields.List(fields.Integer())
+    location_ids = fields.List(StoredInteger())
+    area_ids = fields.List(StoredInteger())
     created_at = fields.String()
     disabled_at = fields.String(allow_none=True)
 

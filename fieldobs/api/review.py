@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 from ..db import get_db
 from ..review import ACTIONS, list_reviews, review_queue, review_visit
 from ..scope import Role
+from ..stored_integers import StoredInteger
 from .security import allow, current_principal
 
 blp = Blueprint(
@@ -33,28 +34,28 @@ class ReviewInSchema(Schema):
         load_default=dict,
         metadata={"description": "{item_id: comment} for the shopper"},
     )
-    revision = fields.Integer(
+    revision = StoredInteger(
         strict=True,
         metadata={"description": "If given, the revision reviewed: 409 if the visit moved on."},
     )
 
 
 class QueueQuerySchema(Schema):
-    location_id = fields.Integer()
+    location_id = StoredInteger()
     cursor = fields.String()
-    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
+    limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=50)
 
 
 class ReviewerSchema(Schema):
-    id = fields.Integer()
+    id = StoredInteger()
     username = fields.String()
     display_name = fields.String()
 
 
 class ReviewSchema(Schema):
-    id = fields.Integer()
+    id = StoredInteger()
     visit_id = fields.String()
-    revision = fields.Integer()
+    revision = StoredInteger()
     action = fields.String()
     note = fields.String(allow_none=True)
     item_comments = fields.Dict()

@@ -34,6 +34,7 @@ from ..scores import (
     series_of,
     series_query,
 )
+from ..stored_integers import StoredInteger
 from .security import allow, current_principal
 
 blp = Blueprint(
@@ -87,12 +88,12 @@ class RankingQuerySchema(Schema):
 class PrioritiesQuerySchema(Schema):
     first = fields.String(data_key="from", metadata={"description": "First month (YYYY-MM)"})
     last = fields.String(data_key="to", metadata={"description": "Last month; default: current"})
-    months = fields.Integer(
+    months = StoredInteger(
         validate=validate.Range(min=1, max=120),
         metadata={"description": "Without from: the last N months (default 3)"},
     )
     kind = _kind()
-    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=10)
+    limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=10)
 
 
 class GapQuerySchema(Schema):
@@ -108,13 +109,13 @@ class CalibrationQuerySchema(Schema):
 
 
 class SectionMeanSchema(Schema):
-    n = fields.Integer()
+    n = StoredInteger()
     mean = fields.Float()
 
 
 class SeriesPointSchema(Schema):
     period = fields.String()
-    n = fields.Integer(metadata={"description": "Visits with a score in the period"})
+    n = StoredInteger(metadata={"description": "Visits with a score in the period"})
     mean = fields.Float(allow_none=True)
     low = fields.Float(allow_none=True, metadata={"description": "90 % interval; null if n < 2"})
     high = fields.Float(allow_none=True)
@@ -122,7 +123,7 @@ class SeriesPointSchema(Schema):
 
 
 class SeriesSchema(Schema):
-    location_id = fields.Integer()
+    location_id = StoredInteger()
     kind = fields.String()
     period = fields.String()
     first = fields.String(data_key="from")
@@ -132,10 +133,10 @@ class SeriesSchema(Schema):
 
 
 class RankedLocationSchema(Schema):
-    location_id = fields.Integer()
+    location_id = StoredInteger()
     name = fields.String()
-    area_id = fields.Integer()
-    n = fields.Integer()
+    area_id = StoredInteger()
+    n = StoredInteger()
     mean = fields.Float(allow_none=True)
     low = fields.Float(allow_none=True)
     high = fields.Float(allow_none=True)
@@ -143,24 +144,24 @@ class RankedLocationSchema(Schema):
     weight = fields.Float(
         metadata={"description": "Share of adjusted from the location's own visits"}
     )
-    rank = fields.Integer(allow_none=True)
+    rank = StoredInteger(allow_none=True)
     delta = fields.Float(allow_none=True, metadata={"description": "adjusted minus last period's"})
     trend = fields.String(allow_none=True, metadata={"description": "improving|declining|steady"})
     slope = fields.Float(allow_none=True, metadata={"description": "Points per period, 6 periods"})
 
 
 class AreaSummarySchema(Schema):
-    area_id = fields.Integer()
+    area_id = StoredInteger()
     name = fields.String()
-    n = fields.Integer()
+    n = StoredInteger()
     mean = fields.Float(allow_none=True)
     within_sd = fields.Float(allow_none=True)
     between_sd = fields.Float(allow_none=True)
-    locations_with_visits = fields.Integer()
+    locations_with_visits = StoredInteger()
 
 
 class AreaRankingSchema(Schema):
-    area_id = fields.Integer()
+    area_id = StoredInteger()
     period = fields.String()
     grain = fields.String()
     level = fields.Float()
@@ -182,27 +183,27 @@ class PrioritySchema(Schema):
     section_title = fields.String(allow_none=True)
     prompt = fields.String(allow_none=True)
     critical = fields.Boolean()
-    n = fields.Integer(metadata={"description": "Visits where the item applied"})
-    times_short = fields.Integer(metadata={"description": "Visits where it lost points"})
+    n = StoredInteger(metadata={"description": "Visits where the item applied"})
+    times_short = StoredInteger(metadata={"description": "Visits where it lost points"})
     frequency = fields.Float(allow_none=True)
     points_lost = fields.Float(metadata={"description": "Checklist points lost, in total"})
     impact = fields.Float(metadata={"description": "Score points it costs per visit, on average"})
 
 
 class PrioritiesSchema(Schema):
-    location_id = fields.Integer()
-    area_id = fields.Integer()
+    location_id = StoredInteger()
+    area_id = StoredInteger()
     kind = fields.String()
     first = fields.String(data_key="from")
     last = fields.String(data_key="to")
-    n = fields.Integer()
+    n = StoredInteger()
     mean = fields.Float(allow_none=True)
     lost = fields.Float(allow_none=True, metadata={"description": "100 - mean: the sum of impacts"})
     items = fields.List(fields.Nested(PrioritySchema))
 
 
 class GapSideSchema(Schema):
-    n = fields.Integer()
+    n = StoredInteger()
     mean = fields.Float(allow_none=True)
     sections = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
 
@@ -215,18 +216,18 @@ class GapPointSchema(Schema):
 
 
 class GapSchema(Schema):
-    location_id = fields.Integer()
+    location_id = StoredInteger()
     period = fields.String()
     items = fields.List(fields.String())
     series = fields.List(fields.Nested(GapPointSchema))
 
 
 class ObserverSchema(Schema):
-    observer_id = fields.Integer()
+    observer_id = StoredInteger()
     username = fields.String()
     name = fields.String()
-    n = fields.Integer()
-    cells = fields.Integer()
+    n = StoredInteger()
+    cells = StoredInteger()
     deviation = fields.Float(allow_none=True)
     low = fields.Float(allow_none=True)
     high = fields.Float(allow_none=True)

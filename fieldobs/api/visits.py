@@ -13,6 +13,7 @@ from ..db import get_db, transaction
 from ..errors import FieldobsError, PayloadTooLarge
 from ..pull import pull_changes
 from ..scope import ALL_ROLES, Role
+from ..stored_integers import StoredInteger
 from ..visit_schema import Timestamp, VisitSchema
 from ..visits import (
     PreparedVisit,
@@ -51,7 +52,7 @@ def _secret() -> str:
 
 class PushAckSchema(Schema):
     id = fields.String()
-    revision = fields.Integer()
+    revision = StoredInteger()
     status = fields.String()
     score = fields.Float(allow_none=True)
     sections = fields.List(fields.Dict())
@@ -67,9 +68,9 @@ class BatchInSchema(Schema):
 
 class BatchResultSchema(Schema):
     id = fields.String(allow_none=True)
-    status = fields.Integer(metadata={"description": "The status PUT would have given."})
+    status = StoredInteger(metadata={"description": "The status PUT would have given."})
     error = fields.Dict(metadata={"description": "The error body PUT would have given."})
-    revision = fields.Integer(metadata={"description": "The revision the server holds."})
+    revision = StoredInteger(metadata={"description": "The revision the server holds."})
     visit_status = fields.String(metadata={"description": "awaiting_photos, submitted, …"})
     score = fields.Float(allow_none=True)
 
@@ -79,16 +80,16 @@ class BatchOutSchema(Schema):
 
 
 class VisitQuerySchema(Schema):
-    location_id = fields.Integer()
+    location_id = StoredInteger()
     status = fields.String(validate=validate.OneOf(STATUSES))
     since = Timestamp(metadata={"description": "RFC 3339; visits changed at or after it"})
     cursor = fields.String()
-    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
+    limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=50)
 
 
 class ChangesQuerySchema(Schema):
     cursor = fields.String()
-    limit = fields.Integer(validate=validate.Range(min=1, max=1000), load_default=200)
+    limit = StoredInteger(validate=validate.Range(min=1, max=1000), load_default=200)
 
 
 @blp.route("/visits/<visit_id>", methods=["PUT"])

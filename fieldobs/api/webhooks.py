@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from ..db import get_db
 from ..scope import Role
+from ..stored_integers import StoredInteger
 from ..webhooks import (
     EVENTS,
     create_webhook,
@@ -43,13 +44,13 @@ class WebhookInSchema(Schema):
 
 
 class WebhookSchema(Schema):
-    id = fields.Integer()
+    id = StoredInteger()
     url = fields.String()
     events = fields.List(fields.String())
     description = fields.String(allow_none=True)
     created_at = fields.String()
-    pending = fields.Integer()
-    failed = fields.Integer()
+    pending = StoredInteger()
+    failed = StoredInteger()
 
 
 class NewWebhookSchema(WebhookSchema):
@@ -63,7 +64,7 @@ class WebhookListSchema(Schema):
 class DeliveryQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
     cursor = fields.String()
-    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
+    limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=50)
 
 
 @blp.route("", methods=["POST"])
