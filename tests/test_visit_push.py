@@ -369,6 +369,24 @@ def test_batch_stores_new_visits_as_put_does(
     assert manifests == [int(with_photo)] * 4
 
 
+def refused(
+    client: FlaskClient, org: Org, route: str, visit: dict[str, Any], *others: dict[str, Any]
+) -> dict[str, Any]:
+    """Push a visit by PUT or in a batch (after it: others, each stored); return its 422 error."""
+    if route == "put":
+        response = put(client, org, visit)
+        assert response.status_code == 422
+        error: dict[str, Any] = response.get_json()["error"]
+        return error
+    response = client.post(
+        "/api/v1/sync/visits", json={"visits": [visit, *others]}, headers=org.auth("shopper")
+    )
+    results = response.get_json()["results"]
+    assert [r["status"] for r in results] == [422] + [201] * len(others)
+    first: dict[str, Any] = results[0]["error"]
+    return first
+
+
 @pytest.mark.parametrize("route", ["put", "batch"])
 def test_visit_to_a_retired_location_is_422(
     client: FlaskClient, org: Org, mystery: dict[str, Any], data_dir: Path, route: str
@@ -376,17 +394,7 @@ def test_visit_to_a_retired_location_is_422(
     york = org.locations["york"]
     assert client.delete(f"/api/v1/locations/{york}", headers=org.auth("admin")).status_code == 204
     retired, live = make_visit(mystery, york), make_visit(mystery, org.locations["leeds"])
-    if route == "put":
-        response = put(client, org, retired)
-        assert response.status_code == 422
-        error = response.get_json()["error"]
-    else:
-        response = client.post(
-            "/api/v1/sync/visits", json={"visits": [retired, live]}, headers=org.auth("shopper")
-        )
-        results = response.get_json()["results"]
-        assert [r["status"] for r in results] == [422, 201]
-        error = results[0]["error"]
+    error = refused(client, org, route, retired, *([live] if route == "batch" else []))
     assert error["fields"] == {"location_id": ["no such location in your scope"]}
     assert count_rows(data_dir, "visits") == (0 if route == "put" else 1)
 
@@ -409,15 +417,4 @@ def test_location_id_beyond_any_location_is_422(
     route: str,
 ) -> None:
     visit = {**make_visit(mystery, org.locations["leeds"]), "location_id": location_id}
-    if route == "put":
-        response = put(client, org, visit)
-        assert response.status_code == 422
-        error = response.get_json()["error"]
-    else:
-        response = client.post(
-            "/api/v1/sync/visits", json={"visits": [visit]}, headers=org.auth("shopper")
-        )
-        [result] = response.get_json()["results"]
-        assert result["status"] == 422
-        error = result["error"]
-    assert error["fields"] == {"location_id": [problem]}
+    assert refused(client, org, route, visit)["fields"] == {"location_id": [problem]}
