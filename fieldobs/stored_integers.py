@@ -28,6 +28,11 @@ class StoredInteger(fields.Integer):
         "too_large": f"Must be between {SMALLEST} and {LARGEST}."
     }
 
+    def __init__(self, **kwargs: Any) -> None:
+        # OpenAPI's int64 says the same as the error: at most 64 bits.
+        kwargs["metadata"] = {"format": "int64", **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
     def _validated(self, value: Any) -> int:
         number = super()._validated(value)
         if not SMALLEST <= number <= LARGEST:

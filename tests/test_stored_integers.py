@@ -77,3 +77,11 @@ def test_query_number_beyond_sqlite_is_422_naming_it(
     assert response.status_code == 422, response.get_json()
     name = path.split("?")[1].split("=")[0]
     assert response.get_json()["error"]["fields"] == {name: [TOO_LARGE]}
+
+
+def test_openapi_says_ids_are_64_bit(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    visit = spec["components"]["schemas"]["Visit"]["properties"]
+    assert visit["location_id"] == {"type": "integer", "format": "int64"}
+    [location] = spec["paths"]["/api/v1/locations/{location_id}"]["parameters"]
+    assert location["schema"] == {"type": "integer", "minimum": 0, "maximum": LARGEST}
