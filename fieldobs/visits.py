@@ -229,11 +229,10 @@ def _push_existing(
     if stored["observer_id"] != principal.user_id:
         raise Conflict("A visit with this id exists.", code="visit_exists")
     if data["revision"] <= stored["revision"]:
-        earlier = db.execute(
-            "SELECT fingerprint FROM visit_revisions WHERE visit_id = ? AND revision = ?",
-            [data["id"], data["revision"]],
-        ).fetchone()
-        if earlier and earlier[0] == prepared.fingerprint:
+        # Revisions run 1, 2, ... and the row lists the fingerprint of each.
+        fingerprints = json.loads(stored["revision_fingerprints"])
+        index = data["revision"] - 1
+        if index < len(fingerprints) and fingerprints[index] == prepared.fingerprint:
             # A late retry of something already stored: acknowledge, write nothing.
             return PushResult(data["id"], 200, summary(stored))
         raise Conflict(
@@ -359,6 +358,11 @@ def _new_row(
         "clock_skew_seconds": skew,
         "flags": json.dumps(flags),
         "body": prepared.body,
+        "revision_fingerprints": json.dumps(
+            [*json.loads(before["revision_fingerprints"]), prepared.fingerprint]
+            if before
+            else [prepared.fingerprint]
+        ),
         "score": prepared.score.score,
         "section_scores": prepared.section_scores_json,
         "breakdown": prepared.breakdown_json,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from fieldobs.db import Storage, migrate, migrations, schema_version
 
@@ -74,7 +73,7 @@ def migrated_up_to(path: Path, last: int) -> Storage:
     return Storage(path)
 
 
-def test_revisions_keep_their_rows_when_moved_to_a_rowid_table(tmp_path: Path) -> None:
+def test_revisions_keep_their_rows_and_visits_list_their_fingerprints(tmp_path: Path) -> None:
     storage = migrated_up_to(tmp_path / "old.db", 5)
     conn = sqlite3.connect(storage.path, isolation_level=None)
     conn.executescript(
@@ -92,22 +91,29 @@ def test_revisions_keep_their_rows_when_moved_to_a_rowid_table(tmp_path: Path) -
             " 't', '{}', '[]', '{}')",
             [visit_id, revisions],
         )
+        # Stored newest first, to show the fingerprints are listed by revision.
         conn.executemany(
             "INSERT INTO visit_revisions VALUES (?, ?, ?, ?, ?)",
-            [(visit_id, n, f"fp{n}", f'{{"n": {n}}}', f"2026-0{n}-01") for n in range(1, 3)][
-                :revisions
+            [(visit_id, n, f"fp{n}", f'{{"n": {n}}}', f"2026-0{n}-01") for n in (2, 1)][
+                2 - revisions :
             ],
         )
     before = conn.execute("SELECT * FROM visit_revisions ORDER BY 1, 2").fetchall()
     conn.close()
 
-    assert migrate(storage.open()) == ["0006_revisions_by_rowid.sql"]
+    assert migrate(storage.open()) == [
+        "0006_revisions_by_rowid.sql",
+        "0007_revision_log.sql",
+    ]
 
     conn = sqlite3.connect(storage.path)
     assert conn.execute("SELECT * FROM visit_revisions ORDER BY 1, 2").fetchall() == before
+    listed = dict(conn.execute("SELECT id, revision_fingerprints FROM visits"))
+    assert {k: json.loads(v) for k, v in listed.items()} == {
+        "a-visit": ["fp1"],
+        "b-visit": ["fp1", "fp2"],
+    }
     schema = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'visit_revisions'").fetchone()
     assert "WITHOUT ROWID" not in schema[0]
-    # The key still refuses a second copy of a revision.
-    with pytest.raises(sqlite3.IntegrityError):
-        conn.execute("INSERT INTO visit_revisions VALUES ('a-visit', 1, 'x', '{}', 't')")
+    assert "PRIMARY KEY" not in schema[0]
     conn.close()
