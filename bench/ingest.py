@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--worker-threads", type=int, default=2)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="batch runs and raw runs; medians are printed"
+        "--rounds", type=int, default=5, help="batch runs and raw runs; medians are printed"
     )
     args = parser.parse_args()
 
