@@ -63,22 +63,25 @@ class VisitScore:
         # Built by hand: dataclasses.asdict deep-copies every value, 2 ms a visit.
         return {
             "score": self.score,
-            "sections": [
-                {
-                    "id": s.id,
-                    "score": s.score,
-                    "earned": s.earned,
-                    "possible": s.possible,
-                    "critical_failed": s.critical_failed,
-                }
-                for s in self.sections
-            ],
-            "items": [_item_dict(item) for item in self.items],
+            "sections": [section_dict(section) for section in self.sections],
+            "items": [item_dict(item) for item in self.items],
             "critical_failures": list(self.critical_failures),
         }
 
 
-def _item_dict(item: ItemScore) -> dict[str, Any]:
+def section_dict(section: SectionScore) -> dict[str, Any]:
+    """Return the JSON-ready dict of one section's score."""
+    return {
+        "id": section.id,
+        "score": section.score,
+        "earned": section.earned,
+        "possible": section.possible,
+        "critical_failed": section.critical_failed,
+    }
+
+
+def item_dict(item: ItemScore) -> dict[str, Any]:
+    """Return the JSON-ready dict of one item's score; `reason` only when explained."""
     data = {
         "item": item.item,
         "section": item.section,

@@ -30,7 +30,9 @@ from fieldobs.scoring import (
     SectionScore,
     VisitScore,
     combine_item_scores,
+    item_dict,
     score_item,
+    section_dict,
     section_score,
     section_weights,
     visit_mean,
@@ -225,31 +227,12 @@ class ChecklistPlan:
         """Return the JSON of one item or section score, kept once written."""
         text = self._fragments.get(part)
         if text is None:
-            text = json.dumps(_item_or_section_dict(part))
+            text = json.dumps(
+                section_dict(part) if isinstance(part, SectionScore) else item_dict(part)
+            )
             if len(self._fragments) < MAX_KEPT_FRAGMENTS:
                 self._fragments[part] = text
         return text
-
-
-def _item_or_section_dict(part: ItemScore | SectionScore) -> dict[str, Any]:
-    """Return the dict `VisitScore.to_dict` makes of one item or section score."""
-    if isinstance(part, SectionScore):
-        return {
-            "id": part.id,
-            "score": part.score,
-            "earned": part.earned,
-            "possible": part.possible,
-            "critical_failed": part.critical_failed,
-        }
-    return {
-        "item": part.item,
-        "section": part.section,
-        "applicable": part.applicable,
-        "earned": part.earned,
-        "possible": part.possible,
-        "failed": part.failed,
-        "critical": part.critical,
-    }
 
 
 def _photos_plainly_valid(

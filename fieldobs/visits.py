@@ -109,14 +109,7 @@ def prepare_visit(
     """
     if url_id is not None and url_id.lower() != data["id"]:
         raise Invalid("The visit id differs from the URL.", fields={"id": ["must match the URL"]})
-    prepared = _fingerprinted(data)
-    known = db.execute(
-        "SELECT fingerprint FROM visits WHERE id = ? AND revision = ?",
-        [data["id"], data["revision"]],
-    ).fetchone()
-    if known is None or known[0] != prepared.fingerprint:
-        _validate_and_score(db, principal, prepared, _live_locations(db, [data["location_id"]]))
-    # A likely replay skips that work; commit_visit re-checks under the lock and does it if needed.
+    [prepared] = _validate_unless_known(db, principal, [_fingerprinted(data)])
     return prepared
 
 
@@ -130,7 +123,15 @@ def prepare_visits(
             loaded.append(_fingerprinted(load_visit(raw)))
         except FieldobsError as error:
             loaded.append(error)
-    ids = json.dumps([p.data["id"] for p in loaded if isinstance(p, PreparedVisit)])
+    _validate_unless_known(db, principal, [p for p in loaded if isinstance(p, PreparedVisit)])
+    return loaded
+
+
+def _validate_unless_known(
+    db: Database, principal: Principal, batch: list[PreparedVisit]
+) -> list[PreparedVisit]:
+    """Validate and score the visits whose revision is not stored with the same fingerprint."""
+    ids = json.dumps([prepared.data["id"] for prepared in batch])
     known = {
         (visit_id, revision): fingerprint
         for visit_id, revision, fingerprint in db.execute(
@@ -139,13 +140,13 @@ def prepare_visits(
             [ids],
         )
     }
-    valid = [prepared for prepared in loaded if isinstance(prepared, PreparedVisit)]
-    live = _live_locations(db, [prepared.data["location_id"] for prepared in valid])
-    for prepared in valid:
+    live = _live_locations(db, [prepared.data["location_id"] for prepared in batch])
+    for prepared in batch:
         key = (prepared.data["id"], prepared.data["revision"])
+        # A likely replay skips that work; commit_visit re-checks under the lock if needed.
         if known.get(key) != prepared.fingerprint:
             _validate_and_score(db, principal, prepared, live)
-    return loaded
+    return batch
 
 
 def _fingerprinted(data: dict[str, Any]) -> PreparedVisit:
@@ -533,14 +534,14 @@ def summary(
     row: dict[str, Any], sections: list[tuple[str, float | None]] | None = None
 ) -> dict[str, Any]:
     """Return what a push acknowledges: id, revision, status and scores (sections if known)."""
-    if sections is None:
-        sections = [(s["id"], s["score"]) for s in json.loads(row["section_scores"])]
     return {
         "id": row["id"],
         "revision": row["revision"],
         "status": row["status"],
         "score": _rounded(row["score"]),
-        "sections": [{"id": sid, "score": _rounded(score)} for sid, score in sections],
+        "sections": _sections(row)
+        if sections is None
+        else [{"id": sid, "score": _rounded(score)} for sid, score in sections],
     }
 
 
