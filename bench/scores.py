@@ -41,9 +41,8 @@ from typing import Any
 
 from fieldobs import create_app
 from fieldobs.db import get_db
-from fieldobs.rollups import period_start, shift_period
-from fieldobs.scope import Principal, Role
-from fieldobs.scores import (
+from fieldobs.people.scope import Principal, Role
+from fieldobs.scores.reports import (
     TREND_PERIODS,
     WITHIN_LOOKBACK,
     figures_from_cells,
@@ -52,8 +51,9 @@ from fieldobs.scores import (
     series_query,
     trend_window,
 )
-from fieldobs.scoring import score_visit
-from fieldobs.stats import Moments, mean_interval
+from fieldobs.scores.rollups import period_start, shift_period
+from fieldobs.scoring.engine import score_visit
+from fieldobs.scoring.stats import Moments, mean_interval
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

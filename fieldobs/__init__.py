@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, db, wiring
-from .config import DEFAULTS
+from fieldobs import api, db, wiring
+from fieldobs.settings import DEFAULTS
 
 __all__ = ["create_app"]
 
@@ -28,7 +28,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     wiring.connect()
     db.init_app(app)
     api.init_app(app)
-    from . import cli, jobs, lifecycle
+    from fieldobs import lifecycle
+    from fieldobs.cli import commands as cli
+    from fieldobs.operations import jobs
 
     cli.init_app(app)
     lifecycle.init_app(app)

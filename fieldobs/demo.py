@@ -7,14 +7,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from .accounts import create_user
-from .checklists import get_latest
-from .db import Database, transaction
-from .orgs import create_area, create_location
-from .review import release_visit
-from .scope import Principal, resolve_principal
-from .timeutil import to_rfc3339, utcnow
-from .visits import PushPolicy, commit_visit, load_visit, prepare_visit
+from fieldobs.checklists.published import get_latest
+from fieldobs.people.accounts import create_user
+from fieldobs.people.orgs import create_area, create_location
+from fieldobs.people.scope import Principal, resolve_principal
+from fieldobs.storage.connection import Database, transaction
+from fieldobs.timeutil import to_rfc3339, utcnow
+from fieldobs.visits.review import release_visit
+from fieldobs.visits.service import PushPolicy, commit_visit, load_visit, prepare_visit
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 -- printed for the demo on purpose
 

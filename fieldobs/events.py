@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from .db import Database
+from fieldobs.storage.connection import Database
 
 Handler = Callable[[Database, dict[str, Any]], None]
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from flask import Flask
 
-from .checklists import publish_directory
-from .db import migrate, storage_for
-from .errors import FieldobsError
+from fieldobs.checklists.published import publish_directory
+from fieldobs.db import storage_for
+from fieldobs.errors import FieldobsError
+from fieldobs.storage.migrate import migrate
 
 
 def initialise(app: Flask, *, strict: bool) -> list[dict[str, object]]:

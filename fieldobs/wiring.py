@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from . import assignments, events, review, rollups, visits, webhooks
-from .pull import register_feed
+from fieldobs import events
+from fieldobs.operations import assignments, webhooks
+from fieldobs.scores import rollups
+from fieldobs.visits import review
+from fieldobs.visits import service as visits
+from fieldobs.visits.pull import register_feed
 
 
 def connect() -> None:

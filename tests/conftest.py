@@ -4,56 +4,16 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fieldobs import create_app
-from fieldobs.accounts import create_user, issue_token
 from fieldobs.db import get_db, storage_for
-from fieldobs.orgs import create_area, create_location
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-PASSWORD = "correct horse battery"
-
-
-@dataclass
-class Org:
-    """The seeded organisation: ids and a bearer token per user."""
-
-    areas: dict[str, int] = field(default_factory=dict)
-    locations: dict[str, int] = field(default_factory=dict)
-    users: dict[str, int] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def auth(self, user: str) -> dict[str, str]:
-        """Return the Authorization header of a seeded user."""
-        return {"Authorization": f"Bearer {self.tokens[user]}"}
-
-
-# username -> (role, grants); the matrix tests rely on these scopes.
-SEED_USERS: dict[str, tuple[str, dict[str, list[str]]]] = {
-    "admin": ("admin", {}),
-    "lead": ("area_lead", {"areas": ["north"]}),
-    "manager": ("manager", {"locations": ["leeds"]}),
-    "manager_south": ("manager", {"locations": ["brighton"]}),
-    "shopper": ("shopper", {}),
-    "shopper2": ("shopper", {}),
-}
-
-
-def make_app(data_dir: Path, **overrides: Any) -> Flask:
-    """Create an app on a data directory with test settings.
-
-    Copies of the template are migrated and published already, so start-up work is skipped.
-    """
-    settings = {"DATA_DIR": str(data_dir), "TESTING": True, "AUTO_INIT": False}
-    return create_app({**settings, **overrides})
+from fieldobs.people.accounts import create_user, issue_token
+from fieldobs.people.orgs import create_area, create_location
+from tests.helpers.app import PASSWORD, SEED_USERS, Org, make_app
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,20 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 
-from ..stored_integers import StoredIdConverter
-from . import assignments, auth, checklists, orgs, review, scores, uploads, visits, webhooks
-from .errors import register_error_handlers
-from .security import check_access, public
+from fieldobs.api import (
+    assignments,
+    auth,
+    checklists,
+    orgs,
+    review,
+    scores,
+    uploads,
+    visits,
+    webhooks,
+)
+from fieldobs.api.errors import register_error_handlers
+from fieldobs.api.security import check_access, public
+from fieldobs.stored_integers import StoredIdConverter
 
 BLUEPRINTS = [
     auth.blp,

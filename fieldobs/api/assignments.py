@@ -8,7 +8,10 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..assignments import (
+from fieldobs.api.security import allow, current_principal
+from fieldobs.db import get_db
+from fieldobs.errors import PayloadTooLarge, UnsupportedMediaType
+from fieldobs.operations.assignments import (
     STATUSES,
     AssignmentPolicy,
     cancel_assignment,
@@ -18,12 +21,9 @@ from ..assignments import (
     list_assignments,
     reassign_assignment,
 )
-from ..db import get_db
-from ..errors import PayloadTooLarge, UnsupportedMediaType
-from ..scope import Role
-from ..stored_integers import StoredInteger
-from ..timeutil import utcnow
-from .security import allow, current_principal
+from fieldobs.people.scope import Role
+from fieldobs.stored_integers import StoredInteger
+from fieldobs.timeutil import utcnow
 
 blp = Blueprint(
     "assignments",

@@ -8,10 +8,10 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..accounts import issue_token, revoke_token
-from ..db import get_db
-from ..scope import ALL_ROLES
-from .security import allow, bearer_token, public
+from fieldobs.api.security import allow, bearer_token, public
+from fieldobs.db import get_db
+from fieldobs.people.accounts import issue_token, revoke_token
+from fieldobs.people.scope import ALL_ROLES
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out.")
 

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 
-from ..checklists import get_latest, get_version, list_latest
-from ..db import get_db
-from ..scope import ALL_ROLES
-from .security import allow
+from fieldobs.api.security import allow
+from fieldobs.checklists.published import get_latest, get_version, list_latest
+from fieldobs.db import get_db
+from fieldobs.people.scope import ALL_ROLES
 
 blp = Blueprint(
     "checklists",

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from ..errors import FieldobsError, flatten_messages
+from fieldobs.errors import FieldobsError, flatten_messages
 
 HTTP_CODES = {
     400: "bad_request",

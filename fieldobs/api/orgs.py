@@ -7,9 +7,10 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..accounts import create_user, disable_user, get_user, list_users
-from ..db import get_db
-from ..orgs import (
+from fieldobs.api.security import allow, current_principal
+from fieldobs.db import get_db
+from fieldobs.people.accounts import create_user, disable_user, get_user, list_users
+from fieldobs.people.orgs import (
     create_area,
     create_location,
     delete_location,
@@ -19,9 +20,8 @@ from ..orgs import (
     list_locations,
     update_location,
 )
-from ..scope import ALL_ROLES, Role
-from ..stored_integers import StoredInteger
-from .security import allow, current_principal
+from fieldobs.people.scope import ALL_ROLES, Role
+from fieldobs.stored_integers import StoredInteger
 
 blp = Blueprint("orgs", __name__, url_prefix="/api/v1", description="Areas, locations and people.")
 

@@ -7,11 +7,11 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..db import get_db
-from ..review import ACTIONS, list_reviews, review_queue, review_visit
-from ..scope import Role
-from ..stored_integers import StoredInteger
-from .security import allow, current_principal
+from fieldobs.api.security import allow, current_principal
+from fieldobs.db import get_db
+from fieldobs.people.scope import Role
+from fieldobs.stored_integers import StoredInteger
+from fieldobs.visits.review import ACTIONS, list_reviews, review_queue, review_visit
 
 blp = Blueprint(
     "review",

@@ -18,10 +18,10 @@ from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..db import get_db
-from ..rollups import KINDS
-from ..scope import Role
-from ..scores import (
+from fieldobs.api.security import allow, current_principal
+from fieldobs.db import get_db
+from fieldobs.people.scope import Role
+from fieldobs.scores.reports import (
     RANKED_KIND,
     area_priorities,
     area_ranking,
@@ -34,8 +34,8 @@ from ..scores import (
     series_of,
     series_query,
 )
-from ..stored_integers import StoredInteger
-from .security import allow, current_principal
+from fieldobs.scores.rollups import KINDS
+from fieldobs.stored_integers import StoredInteger
 
 blp = Blueprint(
     "scores",

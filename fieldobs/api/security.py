@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from ..accounts import authenticate
-from ..db import get_db
-from ..errors import Forbidden, Unauthorized
-from ..scope import Principal, Role
+from fieldobs.db import get_db
+from fieldobs.errors import Forbidden, Unauthorized
+from fieldobs.people.accounts import authenticate
+from fieldobs.people.scope import Principal, Role
 
 View = TypeVar("View", bound=Callable[..., Any])
 

@@ -8,14 +8,15 @@ from flask import Response, current_app, jsonify, request, send_file, url_for
 from flask_smorest import Blueprint
 from werkzeug.http import http_date
 
-from .. import photo_service, uploads
-from ..db import get_db
-from ..errors import BadRequest, FieldobsError, UnsupportedMediaType
-from ..photo_service import PhotoSettings
-from ..photo_store import store_for
-from ..scope import ALL_ROLES, Role
-from ..timeutil import parse_rfc3339, utcnow
-from .security import allow, current_principal, public
+from fieldobs.api.security import allow, current_principal, public
+from fieldobs.db import get_db
+from fieldobs.errors import BadRequest, FieldobsError, UnsupportedMediaType
+from fieldobs.people.scope import ALL_ROLES, Role
+from fieldobs.photos import service as photo_service
+from fieldobs.photos import tus as uploads
+from fieldobs.photos.service import PhotoSettings
+from fieldobs.photos.store import store_for
+from fieldobs.timeutil import parse_rfc3339, utcnow
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration,checksum"

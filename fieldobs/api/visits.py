@@ -9,13 +9,15 @@ from flask import Response, current_app, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..db import get_db, transaction
-from ..errors import FieldobsError, PayloadTooLarge
-from ..pull import pull_changes
-from ..scope import ALL_ROLES, Role
-from ..stored_integers import StoredInteger
-from ..visit_schema import Timestamp, VisitSchema
-from ..visits import (
+from fieldobs.api.security import allow, current_principal
+from fieldobs.db import get_db
+from fieldobs.errors import FieldobsError, PayloadTooLarge
+from fieldobs.people.scope import ALL_ROLES, Role
+from fieldobs.storage.connection import transaction
+from fieldobs.stored_integers import StoredInteger
+from fieldobs.visits.pull import pull_changes
+from fieldobs.visits.schema import Timestamp, VisitSchema
+from fieldobs.visits.service import (
     PreparedVisit,
     PushPolicy,
     commit_visit,
@@ -25,7 +27,6 @@ from ..visits import (
     prepare_visit,
     prepare_visits,
 )
-from .security import allow, current_principal
 
 blp = Blueprint(
     "visits",

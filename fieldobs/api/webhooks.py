@@ -7,10 +7,9 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..db import get_db
-from ..scope import Role
-from ..stored_integers import StoredInteger
-from ..webhooks import (
+from fieldobs.api.security import allow, current_principal
+from fieldobs.db import get_db
+from fieldobs.operations.webhooks import (
     EVENTS,
     create_webhook,
     delete_webhook,
@@ -18,7 +17,8 @@ from ..webhooks import (
     list_deliveries,
     list_webhooks,
 )
-from .security import allow, current_principal
+from fieldobs.people.scope import Role
+from fieldobs.stored_integers import StoredInteger
 
 blp = Blueprint(
     "webhooks",

@@ -1,1 +1,1 @@
-"""Photo checking, orientation, metadata stripping and thumbnails."""
+"""Photos: processing (pure), storage on disk, tus uploads and the photo service."""

@@ -1,0 +1,1 @@
+"""Checklists: the TOML file format and the published, immutable versions."""

@@ -1,0 +1,1 @@
+"""The `fieldobs` command line (Flask's FlaskGroup plus the project's commands)."""

@@ -1,0 +1,1 @@
+"""Operations: assignments, webhooks and the scheduled jobs."""

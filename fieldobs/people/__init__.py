@@ -1,0 +1,1 @@
+"""People: accounts and tokens, organisation (areas, locations), scopes and anonymity."""

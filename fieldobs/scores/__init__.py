@@ -1,0 +1,1 @@
+"""Scores over time: rollups, series, fair rankings and insights."""

@@ -1,0 +1,1 @@
+"""Scoring (pure): answer validation, the scoring engine, its compiled fast plan, statistics."""

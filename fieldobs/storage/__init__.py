@@ -1,0 +1,1 @@
+"""Storage: SQLite connections, transactions, migrations, the change feed and backups (no Flask)."""

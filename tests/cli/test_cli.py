@@ -1,0 +1,127 @@
+"""The `fieldobs` command: init-db, users, locations import, checklists publish, demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from fieldobs.db import get_db
+from tests.helpers.app import REPO, make_app
+
+FIELDOBS = Path(sys.executable).parent / "fieldobs"
+
+
+@pytest.fixture
+def fresh_app(tmp_path: Path) -> Flask:
+    """Return an app on an empty, migrated data directory."""
+    return make_app(tmp_path / "fresh", AUTO_INIT=True)
+
+
+def test_init_db_reports_checklists(fresh_app: Flask) -> None:
+    result = fresh_app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert "checklist mystery-shop v1: unchanged" in result.output
+
+
+def test_users_create_with_scope(fresh_app: Flask) -> None:
+    runner = fresh_app.test_cli_runner()
+    runner.invoke(args=["demo"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "mgr2",
+            "--role",
+            "manager",
+            "--password",
+            "long password",
+            "--location",
+            "2",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    with fresh_app.app_context():
+        row = (
+            get_db()
+            .execute(
+                "SELECT location_id FROM user_locations JOIN users ON users.id = user_id"
+                " WHERE username = 'mgr2'"
+            )
+            .fetchall()
+        )
+    assert [r[0] for r in row] == [2]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--role", "manager", "--password", "long password"],
+            "a manager needs at least one location",
+        ),
+        (["--role", "shopper", "--password", "short"], "at least 8 characters"),
+        (["--role", "area_lead", "--password", "long password", "--area", "99"], "no such id: 99"),
+    ],
+)
+def test_users_create_explains_errors(fresh_app: Flask, args: list[str], message: str) -> None:
+    result = fresh_app.test_cli_runner().invoke(args=["users", "create", "x", *args])
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_locations_import_reports_lines(fresh_app: Flask, tmp_path: Path) -> None:
+    csv_file = tmp_path / "stores.csv"
+    csv_file.write_text("name,area,timezone\nA,North,Europe/London\nB,North,Atlantis/Capital\n")
+    result = fresh_app.test_cli_runner().invoke(args=["locations", "import", str(csv_file)])
+    assert result.exit_code == 1
+    assert "line 3" in result.output
+    csv_file.write_text("name,area,timezone\nA,North,Europe/London\n")
+    result = fresh_app.test_cli_runner().invoke(args=["locations", "import", str(csv_file)])
+    assert result.exit_code == 0
+    assert "1 created" in result.output
+
+
+def test_demo_seeds_once(fresh_app: Flask) -> None:
+    runner = fresh_app.test_cli_runner()
+    first = runner.invoke(args=["demo", "--if-empty"])
+    second = runner.invoke(args=["demo", "--if-empty"])
+    assert "2 areas, 6 locations" in first.output
+    assert "nothing seeded" in second.output
+    with fresh_app.app_context():
+        roles = {r[0] for r in get_db().execute("SELECT role FROM users")}
+    assert roles == {"admin", "area_lead", "manager", "shopper"}
+
+
+def test_checklists_publish_names_a_broken_file(fresh_app: Flask, tmp_path: Path) -> None:
+    broken = tmp_path / "lists"
+    broken.mkdir()
+    (broken / "bad.toml").write_text(
+        'slug = "bad"\ntitle = "Bad"\nkind = "nonsense"\nsections = []\n'
+    )
+    result = fresh_app.test_cli_runner().invoke(
+        args=["checklists", "publish", "--dir", str(broken)]
+    )
+    assert result.exit_code == 1
+    assert "bad.toml" in result.output
+    assert "kind" in result.output
+
+
+def test_console_script_is_a_flask_group(tmp_path: Path) -> None:
+    env = {**os.environ, "FIELDOBS_DATA_DIR": str(tmp_path / "cli")}
+    result = subprocess.run(
+        [str(FIELDOBS), "routes"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "/api/v1/visits/<visit_id>" in result.stdout
+    assert (tmp_path / "cli" / "fieldobs.db").exists()

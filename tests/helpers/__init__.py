@@ -1,0 +1,1 @@
+"""Helpers that tests share (never imported from a test module)."""
