@@ -15,6 +15,9 @@ from fieldobs.people.accounts import create_user, issue_token
 from fieldobs.people.orgs import create_area, create_location
 from tests.helpers.app import PASSWORD, SEED_USERS, Org, make_app
 
+# The browser fixture (Chromium under Playwright) for the console and field-app tests.
+pytest_plugins = ["tests.helpers.browser"]
+
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Org]:
