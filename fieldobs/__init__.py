@@ -28,6 +28,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     wiring.connect()
     db.init_app(app)
     api.init_app(app)
+    # The console (web pages) and its CSRF protection: fieldobs/web/.
+    from fieldobs.web import console
+
+    console.init_app(app)
     from fieldobs import lifecycle
     from fieldobs.cli import commands as cli
     from fieldobs.operations import jobs
