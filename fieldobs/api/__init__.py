@@ -10,6 +10,7 @@ from fieldobs.api import (
     assignments,
     auth,
     checklists,
+    exports,
     orgs,
     review,
     scores,
@@ -32,6 +33,7 @@ BLUEPRINTS = [
     assignments.blp,
     review.blp,
     webhooks.blp,
+    exports.blp,  # CSV downloads (the console's exports, for tools)
 ]
 
 

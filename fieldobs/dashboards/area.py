@@ -119,8 +119,10 @@ def funnel_limits(
         return None
     tau2 = (between_sd or 0.0) ** 2
     sigma2 = within_sd**2
-    ns = sorted({1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, max_n})
-    ns = [k for k in ns if k <= max(max_n, 2)]
+    # Drawn a little past the largest store, so the funnel's mouth shows where it is heading.
+    reach = max(2, math.ceil(max_n * 2.5))
+    steps = {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 100, 150, 200, 300}
+    ns = sorted({k for k in steps if k <= reach} | {reach})
     bands = []
     for level in FUNNEL_LEVELS:
         z = NormalDist().inv_cdf(0.5 + level / 2)

@@ -17,6 +17,7 @@ from fieldobs.timeutil import utcnow
 
 Z90 = NormalDist().inv_cdf(0.95)
 KIND_LABELS = {"mystery_shop": "Mystery shops", "walkthrough": "Walk-throughs"}
+KIND_NAMES = {"mystery_shop": "Mystery shop", "walkthrough": "Walk-through"}
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def line_chart(
     height: float = 260,
 ) -> str:
     """Draw a score over time with its 90 % band, and optional extra lines (sections)."""
-    left, top, right, bottom = 40.0, 12.0, 12.0, 44.0
+    left, top, right, bottom = 40.0, 12.0, 32.0, 44.0
     plot_w, plot_h = width - left - right, height - top - bottom
     count = max(1, len(periods))
     step = plot_w / max(1, count - 1)
@@ -149,6 +149,12 @@ def line_chart(
     body += _polyline([(x(i), y(v)) for i, v in enumerate(means) if v is not None], ACCENT, 2.5)
     for i, v in enumerate(means):
         if v is not None:
+            if lows[i] is not None and highs[i] is not None:
+                # Each period's own interval as a whisker too: a lone period has no band.
+                body += (
+                    f'<line x1="{_f(x(i))}" x2="{_f(x(i))}" y1="{_f(y(lows[i] or 0))}"'
+                    f' y2="{_f(y(highs[i] or 0))}" stroke="{ACCENT}" stroke-opacity="0.5"/>'
+                )
             body += f'<circle cx="{_f(x(i))}" cy="{_f(y(v))}" r="3" fill="{ACCENT}"/>'
     legend_y = height - 10
     body += (
@@ -194,7 +200,7 @@ def funnel_plot(
     """
     left, top, right, bottom = 40.0, 12.0, 16.0, 46.0
     plot_w, plot_h = width - left - right, height - top - bottom
-    max_n = max([n for _, n, _ in points] + [2])
+    max_n = _nice_ceiling(max([n for _, n, _ in points] + [2]) * 1.1)
 
     def x(n: float) -> float:
         return left + n / max_n * plot_w
@@ -203,8 +209,7 @@ def funnel_plot(
         return top + plot_h - v / 100 * plot_h
 
     body = _y_axis(left, top, plot_w, plot_h, 0, 100)
-    for k in range(0, 6):
-        n = max_n * k / 5
+    for n in _ticks(max_n):
         body += (
             f'<text x="{_f(x(n))}" y="{_f(top + plot_h + 16)}" text-anchor="middle"'
             f' font-size="11" fill="{MUTED}">{n:.0f}</text>'
@@ -222,7 +227,8 @@ def funnel_plot(
         for band in limits["bands"]:  # type: ignore[attr-defined]
             colour = ALERT if band["level"] < 0.99 else ALARM
             for side in (1, 2):
-                body += _polyline([(x(p[0]), y(p[side])) for p in band["points"]], colour, 1.2)
+                shown = [(x(p[0]), y(p[side])) for p in band["points"] if p[0] <= max_n]
+                body += _polyline(shown, colour, 1.2)
     for name, n, value in points:
         body += (
             f'<circle cx="{_f(x(n))}" cy="{_f(y(value))}" r="4" fill="{ACCENT}"'
@@ -243,6 +249,23 @@ def funnel_plot(
         "area mean</text>"
     )
     return _svg(width, height, title, body)
+
+
+def _nice_ceiling(value: float) -> int:
+    """Round up to 1, 2 or 5 times a power of ten (an axis end a reader can count in)."""
+    magnitude = 1
+    while magnitude * 10 <= value:
+        magnitude *= 10
+    for step in (1, 2, 5, 10):
+        if step * magnitude >= value:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def _ticks(maximum: int) -> list[int]:
+    """Return about five whole-number ticks from 0 to maximum."""
+    step = max(1, _nice_ceiling(maximum / 5))
+    return list(range(0, maximum + 1, step))
 
 
 def heat_colour(value: float | None) -> str:

@@ -60,6 +60,12 @@ def _csrf_failed(_error: CSRFError) -> ResponseReturnValue:
     )
 
 
+# Set up once, at import: a blueprint is shared by every app (tests create many).
+bp.before_request(load_caller)
+bp.register_error_handler(FieldobsError, _error_page)
+bp.register_error_handler(CSRFError, _csrf_failed)
+
+
 def _query(**changes: Any) -> str:
     """Return the current URL's query with some arguments changed (None removes one)."""
     args = request.args.to_dict()
@@ -92,9 +98,6 @@ def init_app(app: Flask) -> None:
     for key, value in CONSOLE_DEFAULTS.items():
         app.config.setdefault(key, value)
     csrf.init_app(app)
-    bp.before_request(load_caller)
-    bp.register_error_handler(FieldobsError, _error_page)
-    bp.register_error_handler(CSRFError, _csrf_failed)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(charts=charts, query=_query)
     app.jinja_env.filters.update(fromisotime=_from_iso, duration=_duration)

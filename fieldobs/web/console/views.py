@@ -21,6 +21,7 @@ from werkzeug.utils import redirect as plain_redirect
 from fieldobs.dashboards.area import area_view
 from fieldobs.dashboards.common import (
     KIND_LABELS,
+    KIND_NAMES,
     checklists,
     parse_filters,
     recent_periods,
@@ -258,6 +259,7 @@ def store(location_id: int) -> ResponseReturnValue:
         view=view,
         section_lines=lines if show_sections else {},
         section_names=names,
+        kind_names=KIND_NAMES,
         filters=filters,
         show_sections=show_sections,
         visit_kind=visit_kind,
