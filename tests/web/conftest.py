@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from fieldobs.db import storage_for
 from tests.helpers.app import Org, make_app
@@ -57,12 +57,17 @@ def signed_in(web_app: Flask) -> Callable[[str], FlaskClient]:
     return make
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any) -> None:
+        """Keep test output free of access lines."""
+
+
 class LiveServer:
     """The app served on 127.0.0.1 from a thread (werkzeug), for the browser."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
