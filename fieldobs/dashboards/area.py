@@ -134,6 +134,38 @@ def funnel_limits(
     return {"mean": mean, "sigma": within_sd, "tau": between_sd or 0.0, "bands": bands}
 
 
+def funnel_rows(funnel: dict[str, Any], table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return each store with visits and its own 95 % and 99.8 % limits (the chart's numbers)."""
+    mean, sigma, tau = funnel["mean"], funnel["sigma"], funnel["tau"]
+    z = [NormalDist().inv_cdf(0.5 + level / 2) for level in FUNNEL_LEVELS]
+    found = []
+    for row in table:
+        if not row["n"] or row["mean"] is None:
+            continue
+        spread = math.sqrt(sigma * sigma / row["n"] + tau * tau)
+        alert, alarm = ((mean - k * spread, mean + k * spread) for k in z)
+        found.append(
+            {"name": row["name"], "n": row["n"], "mean": row["mean"], "alert": alert,
+             "alarm": alarm}
+        )  # fmt: skip
+    return found
+
+
+SORTS = {"name": False, "shown": True, "mean": True, "n": True, "delta": True}
+
+
+def sort_table(table: list[dict[str, Any]], key: str | None) -> None:
+    """Sort the league table by a column (blanks last); rank order is the default."""
+    if key not in SORTS:
+        return
+    if key == "name":
+        table.sort(key=lambda row: row["name"].casefold())
+        return
+    present = [row for row in table if row[key] is not None]
+    present.sort(key=lambda row: row[key], reverse=SORTS[key])
+    table[:] = present + [row for row in table if row[key] is None]
+
+
 def rank_ranges(table: list[dict[str, Any]]) -> None:
     """Give each row with an interval the range of ranks its interval allows (in place)."""
     placed = [r for r in table if r.get("int_low") is not None]
@@ -186,9 +218,16 @@ def area_view(
     filters: Filters,
     *,
     pass_mark: float,
+    sort: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Return everything the area page shows; area_id None: all the caller's areas."""
+    """Return everything the area page shows; area_id None: all the caller's areas.
+
+    The league table is ranked over every store, then one page of it (`per_page` rows) gets
+    its sparklines and heat-map row: an all-areas view may hold thousands of stores.
+    """
     area = get_area(db, area_id, principal) if area_id is not None else None
     locations = _scope_locations(db, principal, area_id)
     ids = [loc["id"] for loc in locations]
@@ -205,7 +244,6 @@ def area_view(
         summaries = []
     ranked = {r["location_id"]: r for r in (ranking or {}).get("locations", [])}
     spread = {s["area_id"]: s for s in summaries}
-    sparks = _sparklines(db, ids, filters)
     table = []
     for loc in locations:
         own, passed = moments.get(loc["id"], (Moments(), 0))
@@ -225,7 +263,6 @@ def area_view(
             "delta": None,
             "trend": None,
             "weight": None,
-            "spark": sparks.get(loc["id"], []),
         }
         found = ranked.get(loc["id"])
         if found is not None:
@@ -242,8 +279,15 @@ def area_view(
         )
     )
     _mark_ties(table)
-    open_work = open_assignments(db, ids) if principal.is_admin else None
-    figures = key_figures(moments, open_work)
+    sort_table(table, sort)
+    pages = max(1, math.ceil(len(table) / per_page))
+    page = min(max(1, page), pages)
+    shown = table[(page - 1) * per_page : page * per_page]
+    shown_ids = [row["location_id"] for row in shown]
+    sparks = _sparklines(db, shown_ids, filters)
+    for row in shown:
+        row["spark"] = sparks.get(row["location_id"], [])
+    figures = key_figures(moments, None)
     funnel = None
     if area_id is not None:
         summary = summaries[0] if summaries else _summary_from(moments)
@@ -251,6 +295,9 @@ def area_view(
         funnel = funnel_limits(
             summary.get("mean"), summary.get("within_sd"), summary.get("between_sd"), max_n
         )
+        if funnel is not None:
+            funnel["rows"] = funnel_rows(funnel, table)
+            funnel["points"] = [(r["name"], r["n"], r["mean"]) for r in funnel["rows"]]
     priorities = None
     if area_id is not None and filters.grain == "month":
         priorities = area_priorities(
@@ -260,12 +307,16 @@ def area_view(
         "area": area,
         "filters": filters,
         "figures": figures,
-        "table": table,
+        "table": shown,
+        "stores": len(table),
+        "page": page,
+        "pages": pages,
         "summaries": summaries,
         "funnel": funnel,
-        "heat": heat_map(db, ids, filters),
+        "heat": heat_map(db, shown_ids, filters),
         "priorities": priorities,
         "pass_mark": pass_mark,
+        "location_ids": ids,
     }
 
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from fieldobs.checklists.published import get_version
 from fieldobs.errors import Invalid
-from fieldobs.people.anonymity import is_store_side, observer_pseudonym
+from fieldobs.people.anonymity import is_store_side, observer_pseudonym, round_to_hour
 from fieldobs.people.scope import Principal
 from fieldobs.scores.rollups import GRAINS, KINDS, period_start
 from fieldobs.storage.connection import Database
@@ -29,6 +29,7 @@ from fieldobs.visits.service import visibility_clause
 
 BOM = "\ufeff"
 BATCH = 2000
+CLOCK_KEEP = 4096
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 STATUSES = ("awaiting_photos", "submitted", "released", "returned")
 
@@ -143,22 +144,43 @@ def _section_ids(db: Database, filters: ExportFilters) -> list[str]:
 
 
 class _Clock:
-    """Turn UTC timestamps into local dates and times, caching each zone (hot per row)."""
+    """Turn UTC timestamps into local dates and times, fast (once per row of a large export).
+
+    A zone's offset is found once per (zone, UTC hour); minutes are added by arithmetic.
+    """
 
     def __init__(self) -> None:
         self.zones: dict[str, ZoneInfo] = {}
+        self.hours: dict[tuple[str, str], tuple[str, int, int]] = {}
 
-    def local(self, timestamp: str, timezone: str, to_hour: bool) -> tuple[str, str]:
+    def _hour(self, timestamp: str, timezone: str) -> tuple[str, int, int]:
         zone = self.zones.get(timezone)
         if zone is None:
             zone = self.zones[timezone] = ZoneInfo(timezone)
-        moment = datetime.fromisoformat(timestamp).astimezone(zone)
+        start = datetime.fromisoformat(timestamp[:13] + ":00:00+00:00").astimezone(zone)
+        return start.strftime("%Y-%m-%d"), start.hour, start.minute
+
+    def local(self, timestamp: str, timezone: str, to_hour: bool) -> tuple[str, str]:
+        """Return the local date and HH:MM (floored to the hour when asked)."""
+        key = (timezone, timestamp[:13])
+        found = self.hours.get(key)
+        if found is None:
+            if len(self.hours) >= CLOCK_KEEP:
+                self.hours.clear()  # rows come in time order: old hours are not asked again
+            found = self.hours[key] = self._hour(timestamp, timezone)
+        day, hour, minute = found
         if to_hour:
-            moment = moment.replace(minute=0)
-        return moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M")
+            # Floor in UTC first (as the API does), then show that moment's local time.
+            return day, f"{hour:02d}:{minute:02d}"
+        minute += int(timestamp[14:16])
+        if minute >= 60:
+            # A zone with a 30- or 45-minute offset crossed into the next local hour.
+            moment = datetime.fromisoformat(timestamp).astimezone(self.zones[timezone])
+            return moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M")
+        return day, f"{hour:02d}:{minute:02d}"
 
 
-_VISIT_SELECT = (
+VISIT_SELECT = (
     "SELECT visits.id, l.name, a.name, l.timezone, visits.observed_at, visits.checklist_slug,"
     " visits.checklist_version, visits.kind, visits.observer_id, u.username, visits.score,"
     " visits.section_scores, visits.status,"
@@ -168,21 +190,25 @@ _VISIT_SELECT = (
 )
 
 
-def _chunks(rows: Iterator[list[Any]], header: list[str]) -> Iterator[str]:
+def _chunks(batches: Iterator[list[list[Any]]], header: list[str]) -> Iterator[str]:
+    """Yield the header (after a byte-order mark) and then one chunk of CSV per batch."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     yield BOM + buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
-        if count % BATCH == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
+    for batch in batches:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(batch)
         yield buffer.getvalue()
+
+
+class _Names(dict[str, Any]):
+    """Neutralised store and area names, each worked out once."""
+
+    def __missing__(self, name: str) -> Any:
+        self[name] = value = neutralise(name)
+        return value
 
 
 def export_visits(
@@ -200,11 +226,16 @@ def export_visits(
     pseudonyms: dict[int, str] = {}
     clock = _Clock()
     cursor = db.execute(
-        f"{_VISIT_SELECT} WHERE {where} ORDER BY visits.observed_at, visits.id", params
+        f"{VISIT_SELECT} WHERE {where} ORDER BY visits.observed_at, visits.id", params
     )
 
-    def produce() -> Iterator[list[Any]]:
+    names = _Names()
+    column = {section: place for place, section in enumerate(sections)}
+    width = len(sections)
+
+    def produce() -> Iterator[list[list[Any]]]:
         while batch := cursor.fetchmany(BATCH):
+            out = []
             for (
                 visit_id, store, area, timezone, observed, slug, version, kind, observer_id,
                 username, score, section_json, status, photos,
@@ -214,19 +245,20 @@ def export_visits(
                     observer = pseudonyms.get(observer_id)
                     if observer is None:
                         observer = pseudonyms[observer_id] = observer_pseudonym(secret, observer_id)
+                    observed = round_to_hour(observed) or observed
                 else:
-                    observer = username
+                    observer = names[username]
                 day, time = clock.local(observed, timezone, hidden)
-                by_section = {s["id"]: s["score"] for s in json.loads(section_json)}
-                yield [
-                    visit_id, neutralise(store), neutralise(area), day, time, slug, version,
-                    kind, neutralise(observer), None if score is None else round(score, 1),
-                    *(
-                        None if by_section.get(s) is None else round(by_section[s], 1)
-                        for s in sections
-                    ),
-                    photos, status,
-                ]  # fmt: skip
+                cells: list[Any] = [None] * width
+                for part in json.loads(section_json):
+                    place, value = column.get(part["id"]), part["score"]
+                    if place is not None and value is not None:
+                        cells[place] = round(value, 1)
+                out.append([
+                    visit_id, names[store], names[area], day, time, slug, version, kind,
+                    observer, None if score is None else round(score, 1), *cells, photos, status,
+                ])  # fmt: skip
+            yield out
 
     return _chunks(produce(), header)
 
@@ -253,26 +285,32 @@ def export_answers(
         params,
     )
 
-    def produce() -> Iterator[list[Any]]:
+    names = _Names()
+
+    def produce() -> Iterator[list[list[Any]]]:
         while batch := cursor.fetchmany(BATCH // 10):
+            out = []
             for (
                 visit_id, store, area, timezone, observed, slug, version, kind, observer_id,
                 username, body, breakdown,
             ) in batch:  # fmt: skip
                 hidden = store_side and kind == "mystery_shop"
-                observer = observer_pseudonym(secret, observer_id) if hidden else username
+                observer = observer_pseudonym(secret, observer_id) if hidden else names[username]
+                if hidden:
+                    observed = round_to_hour(observed) or observed
                 day, _ = clock.local(observed, timezone, hidden)
                 scored = {i["item"]: i for i in json.loads(breakdown).get("items", [])}
                 for answer in json.loads(body).get("answers", []):
                     item = scored.get(answer["item"], {})
                     value = answer.get("value")
-                    yield [
-                        visit_id, neutralise(store), neutralise(area), day, slug, version, kind,
-                        neutralise(observer), item.get("section"), answer["item"],
+                    out.append([
+                        visit_id, names[store], names[area], day, slug, version, kind,
+                        observer, item.get("section"), answer["item"],
                         neutralise(json.dumps(value) if isinstance(value, list | dict) else value),
                         bool(answer.get("na")), neutralise(answer.get("comment")),
                         item.get("earned"), item.get("possible"), item.get("failed"),
                         len(answer.get("photos") or []),
-                    ]  # fmt: skip
+                    ])  # fmt: skip
+            yield out
 
     return _chunks(produce(), header)

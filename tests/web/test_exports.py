@@ -125,3 +125,22 @@ def test_exports_are_in_the_openapi_document(web_app: Flask) -> None:
     for name in ("visits", "answers"):
         operation = paths[f"/api/v1/exports/{name}.csv"]["get"]
         assert "text/csv" in operation["responses"]["200"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "zone", "floored", "shown"),
+    [
+        ("2026-11-23T10:45:12.000000Z", "Asia/Kolkata", False, ("2026-11-23", "16:15")),
+        ("2026-11-23T10:10:00.000000Z", "Asia/Kolkata", False, ("2026-11-23", "15:40")),
+        ("2026-11-23T10:00:00.000000Z", "Asia/Kolkata", True, ("2026-11-23", "15:30")),
+        ("2026-03-29T00:59:00.000000Z", "Europe/London", False, ("2026-03-29", "00:59")),
+        ("2026-03-29T01:00:00.000000Z", "Europe/London", False, ("2026-03-29", "02:00")),
+        ("2026-11-23T23:30:00.000000Z", "America/Phoenix", False, ("2026-11-23", "16:30")),
+    ],
+)
+def test_local_times_in_exports(
+    timestamp: str, zone: str, floored: bool, shown: tuple[str, str]
+) -> None:
+    from fieldobs.exports.csv_export import _Clock
+
+    assert _Clock().local(timestamp, zone, floored) == shown

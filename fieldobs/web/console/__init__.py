@@ -14,6 +14,7 @@ from fieldobs.errors import FieldobsError
 from fieldobs.web import charts
 from fieldobs.web.console.auth import csrf, load_caller
 from fieldobs.web.console.blueprint import bp
+from fieldobs.web.console.formats import heat_cell, number
 
 # Importing the view modules registers their routes on the blueprint.
 from fieldobs.web.console import admin, views  # noqa: F401  isort: skip
@@ -100,4 +101,6 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(charts=charts, query=_query)
-    app.jinja_env.filters.update(fromisotime=_from_iso, duration=_duration)
+    app.jinja_env.filters.update(
+        fromisotime=_from_iso, duration=_duration, n=number, heatcell=heat_cell
+    )

@@ -16,9 +16,10 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from werkzeug.utils import redirect as plain_redirect
 
-from fieldobs.dashboards.area import area_view
+from fieldobs.dashboards.area import area_view, open_assignments
 from fieldobs.dashboards.common import (
     KIND_LABELS,
     KIND_NAMES,
@@ -37,7 +38,9 @@ from fieldobs.people.scope import ALL_ROLES, Role
 from fieldobs.people.sessions import change_password, end_session, start_session
 from fieldobs.photos import service as photo_service
 from fieldobs.photos.store import store_for
-from fieldobs.web import pdf
+from fieldobs.scores.reports import data_version
+from fieldobs.web import charts, pdf
+from fieldobs.web.cache import AREAS
 from fieldobs.web.console.auth import (
     COOKIE,
     caller,
@@ -47,6 +50,7 @@ from fieldobs.web.console.auth import (
     set_session_cookie,
 )
 from fieldobs.web.console.blueprint import bp
+from fieldobs.web.console.formats import heat_cell, svg
 
 READERS = (Role.ADMIN, Role.AREA_LEAD, Role.MANAGER)
 LEADS = (Role.ADMIN, Role.AREA_LEAD)
@@ -160,19 +164,55 @@ def _filter_choices(grain: str, period: str) -> dict[str, Any]:
     }
 
 
-SORTS = {"name": False, "shown": True, "mean": True, "n": True, "delta": True}
+def _page_number(args: Any) -> int:
+    try:
+        return max(1, int(args.get("page", "1")))
+    except ValueError as error:
+        raise Invalid("Bad page number.", fields={"page": ["must be a number"]}) from error
 
 
-def _sort(table: list[dict[str, Any]], key: str | None) -> None:
-    """Sort the league table by a column (blanks last); rank order is the default."""
-    if key not in SORTS:
-        return
-    if key == "name":
-        table.sort(key=lambda row: row["name"].casefold())
-        return
-    present = [row for row in table if row[key] is not None]
-    present.sort(key=lambda row: row[key], reverse=SORTS[key])
-    table[:] = present + [row for row in table if row[key] is None]
+def _drawn(view: dict[str, Any]) -> dict[str, Any]:
+    """Draw the area page's charts once, with the figures they show (kept together)."""
+    sections = view["heat"]["sections"]
+    for row in view["table"]:
+        row["bar_svg"] = svg(charts.interval_bar(row["shown"], row["int_low"], row["int_high"]))
+        row["spark_svg"] = svg(charts.sparkline(row["spark"]))
+        own = view["heat"]["cells"].get(row["location_id"])
+        row["heat_cells"] = (
+            None if own is None else Markup("").join(heat_cell(own.get(s["id"])) for s in sections)
+        )
+    funnel = view["funnel"]
+    if funnel is not None:
+        funnel["svg"] = svg(
+            charts.funnel_plot(
+                funnel["points"], funnel, title="Funnel plot: store average against visits"
+            )
+        )
+    return view
+
+
+def _area_view(db: Any, area_id: int | None, filters: Any) -> dict[str, Any]:
+    """Return the area page's figures: kept until the data changes, for this scope."""
+    principal = caller()
+    if area_id is not None:
+        principal.require_area(area_id)  # scope first: a cached answer is never a leak
+    sort, page = request.args.get("sort"), _page_number(request.args)
+    scope = None if principal.area_ids is None else tuple(sorted(principal.area_ids))
+    key = (
+        current_app.config["DATA_DIR"], area_id, scope, filters, _pass_mark(), sort, page,
+        data_version(db),
+    )  # fmt: skip
+    view = AREAS.get(
+        key,
+        lambda: _drawn(
+            area_view(db, principal, area_id, filters, pass_mark=_pass_mark(), sort=sort, page=page)
+        ),
+    )
+    if principal.is_admin:
+        # Assignments change without touching the scores: counted on every request.
+        figures = {**view["figures"], "open_work": open_assignments(db, view["location_ids"])}
+        view = {**view, "figures": figures}
+    return view
 
 
 @bp.route("/areas", methods=["GET"])
@@ -181,8 +221,7 @@ def all_areas() -> ResponseReturnValue:
     """Compare every store in the caller's areas."""
     db = get_db()
     filters = parse_filters(db, request.args.to_dict())
-    view = area_view(db, caller(), None, filters, pass_mark=_pass_mark())
-    _sort(view["table"], request.args.get("sort"))
+    view = _area_view(db, None, filters)
     return render_template(
         "console/area.html",
         view=view,
@@ -197,8 +236,7 @@ def area(area_id: int) -> ResponseReturnValue:
     """Show one area at a glance."""
     db = get_db()
     filters = parse_filters(db, request.args.to_dict())
-    view = area_view(db, caller(), area_id, filters, pass_mark=_pass_mark())
-    _sort(view["table"], request.args.get("sort"))
+    view = _area_view(db, area_id, filters)
     return render_template(
         "console/area.html",
         view=view,
@@ -233,10 +271,7 @@ def store(location_id: int) -> ResponseReturnValue:
     visit_status = args.get("status") or None
     if visit_status is not None and visit_status not in STATUSES:
         raise Invalid("Unknown status.", fields={"status": [f"one of {', '.join(STATUSES)}"]})
-    try:
-        page = max(1, int(args.get("page", "1")))
-    except ValueError as error:
-        raise Invalid("Bad page number.", fields={"page": ["must be a number"]}) from error
+    page = _page_number(args)
     view = store_view(
         db,
         caller(),
