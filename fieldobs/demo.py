@@ -116,7 +116,9 @@ def seed_demo_visits(
         for days_ago in range(180, 0, -4):
             finished = now - timedelta(days=days_ago, hours=rng.randint(0, 8))
             quality = min(0.97, base + (180 - days_ago) / 900 + rng.uniform(-0.1, 0.1))
-            _push(db, as_shopper, mystery, location_id, finished, quality, rng, policy, True)
+            # The latest shop of each store waits for review, so the admin's queue has work.
+            release = days_ago > 4
+            _push(db, as_shopper, mystery, location_id, finished, quality, rng, policy, release)
             count += 1
         if location_id in (as_manager.location_ids or ()):
             for days_ago in range(170, 0, -30):
