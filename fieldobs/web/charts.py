@@ -133,7 +133,8 @@ def line_chart(
     body = _y_axis(left, top, plot_w, plot_h, 0, 100)
     label_every = max(1, count // 6)
     for i, period in enumerate(periods):
-        if i % label_every == 0 or i == count - 1:
+        near_end = count - 1 - i < label_every and i != count - 1
+        if (i % label_every == 0 and not near_end) or i == count - 1:
             body += (
                 f'<text x="{_f(x(i))}" y="{_f(height - bottom + 16)}" text-anchor="middle"'
                 f' font-size="11" fill="{MUTED}">{escape(period)}</text>'
@@ -162,16 +163,20 @@ def line_chart(
         f'<text x="{_f(left + 18)}" y="{_f(legend_y)}" font-size="11" fill="{INK}">'
         "mean and 90 % interval</text>"
     )
-    offset = left + 170
+    offset, row_y = left + 170, legend_y
     for index, name in enumerate((extra or {}).keys()):
         colour = PALETTE[(index + 1) % len(PALETTE)]
+        needed = 30 + 6.5 * min(18, len(name))
+        if offset + needed > width:
+            # Wrap the legend onto another line below, and make the picture taller for it.
+            offset, row_y, height = left, row_y + 16, height + 16
         body += (
-            f'<line x1="{_f(offset)}" x2="{_f(offset + 14)}" y1="{_f(legend_y - 4)}"'
-            f' y2="{_f(legend_y - 4)}" stroke="{colour}" stroke-width="2"/>'
-            f'<text x="{_f(offset + 18)}" y="{_f(legend_y)}" font-size="11" fill="{INK}">'
+            f'<line x1="{_f(offset)}" x2="{_f(offset + 14)}" y1="{_f(row_y - 4)}"'
+            f' y2="{_f(row_y - 4)}" stroke="{colour}" stroke-width="2"/>'
+            f'<text x="{_f(offset + 18)}" y="{_f(row_y)}" font-size="11" fill="{INK}">'
             f"{escape(name[:18])}</text>"
         )
-        offset += 30 + 6.5 * min(18, len(name))
+        offset += needed
     return _svg(width, height, title, body)
 
 

@@ -15,7 +15,9 @@ def unavailable() -> str | None:
     """Return why PDFs cannot be made here (what to install), or None when they can."""
     try:
         import weasyprint  # noqa: F401  (loads Pango through ctypes; OSError when absent)
-    except (ImportError, OSError):
+    except Exception:
+        # Whatever stops the import (missing libraries, a broken install), the report page
+        # must still open: its PDF link says what to install instead.
         return MISSING_LIBRARIES
     return None
 
