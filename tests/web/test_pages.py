@@ -293,3 +293,18 @@ def test_corrected_visit_shows_what_changed(
     html = client.get(page).get_data(as_text=True)
     assert "Changed since revision 1 was returned" in html
     assert "Corrected summary." in html
+
+
+def test_admin_changes_a_managers_scope(
+    world: World, signed_in: Callable[[str], FlaskClient]
+) -> None:
+    admin = signed_in("admin")
+    manager = signed_in("manager")
+    assert manager.get("/stores/3").status_code == 404
+    user = world.org.users["manager"]
+    saved = _post(admin, "/admin/people", f"/admin/people/{user}/scope", location_ids=["1", "3"])
+    assert saved.status_code == 303  # type: ignore[attr-defined]
+    assert manager.get("/stores/3").status_code == 200
+    empty = _post(admin, "/admin/people", f"/admin/people/{user}/scope")
+    assert empty.status_code == 422  # type: ignore[attr-defined]
+    assert "a manager needs at least one location" in empty.get_data(as_text=True)  # type: ignore[attr-defined]

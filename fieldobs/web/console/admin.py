@@ -37,6 +37,7 @@ from fieldobs.operations.webhooks import (
     list_webhooks,
 )
 from fieldobs.people.accounts import create_user, list_users
+from fieldobs.people.grants import set_scope
 from fieldobs.people.orgs import (
     create_location,
     get_location,
@@ -426,6 +427,24 @@ def person_reset(user_id: int) -> ResponseReturnValue:
     def act() -> str:
         user = reset_password(get_db(), user_id, request.form.get("new_password", ""))
         return f"Password of {user['username']} reset; their sessions and tokens ended."
+
+    return _attempt(act, "console.people", people)
+
+
+@bp.route("/admin/people/<int:user_id>/scope", methods=["POST"])
+@roles(Role.ADMIN)
+def person_scope(user_id: int) -> ResponseReturnValue:
+    """Replace the stores or areas a person may see (takes effect on their next request)."""
+
+    def act() -> str:
+        form = request.form
+        user = set_scope(
+            get_db(),
+            user_id,
+            location_ids=[int(v) for v in form.getlist("location_ids") if v.isdigit()],
+            area_ids=[int(v) for v in form.getlist("area_ids") if v.isdigit()],
+        )
+        return f"Scope of {user['username']} saved."
 
     return _attempt(act, "console.people", people)
 
