@@ -60,10 +60,10 @@ def run(*args: str, env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
-def median_ms(
+def times_ms(
     call: Callable[[], Any], repeat: int, before: Callable[[], None] | None = None
-) -> float:
-    """Return the median milliseconds of `repeat` calls after one warm-up."""
+) -> list[float]:
+    """Return the milliseconds of `repeat` calls after one warm-up."""
     call()
     times = []
     for _ in range(repeat):
@@ -72,7 +72,14 @@ def median_ms(
         started = time.perf_counter()
         call()
         times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return times
+
+
+def median_ms(
+    call: Callable[[], Any], repeat: int, before: Callable[[], None] | None = None
+) -> float:
+    """Return the median milliseconds of `repeat` calls after one warm-up."""
+    return statistics.median(times_ms(call, repeat, before))
 
 
 def forget() -> None:
@@ -191,6 +198,18 @@ def peak_kib(make: Callable[[], Iterable[str]]) -> float:
     return peak / 1024
 
 
+def existing_org(path: Path) -> dict[str, Any]:
+    """Read the areas, stores and visit count of a generated database."""
+    conn = sqlite3.connect(path)
+    try:
+        areas = [row[0] for row in conn.execute("SELECT id FROM areas ORDER BY id")]
+        locations = conn.execute("SELECT id, name, area_id FROM locations ORDER BY id").fetchall()
+        visits = conn.execute("SELECT count(*) FROM visits").fetchone()[0]
+    finally:
+        conn.close()
+    return {"areas": areas, "locations": locations, "visits": visits}
+
+
 def main() -> None:
     """Generate, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -200,25 +219,30 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=3)
     parser.add_argument("--shoppers", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="Keep the data directory.")
+    parser.add_argument("--data", type=Path, help="Reuse a directory kept by --keep.")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="fieldobs-console-bench-"))
+    data_dir = args.data or Path(tempfile.mkdtemp(prefix="fieldobs-console-bench-"))
     env = {
         **os.environ,
         "FIELDOBS_DATA_DIR": str(data_dir),
         "FIELDOBS_SQLITE_SYNCHRONOUS": "NORMAL",
     }
     try:
-        run("init-db", env=env)
-        started = time.perf_counter()
-        org = generate(data_dir / "fieldobs.db", args)
-        run("scores", "rebuild", env=env)
-        print(f"data: {args.visits:,} visits, {args.locations:,} stores, {args.areas} areas"
-              f" ({time.perf_counter() - started:.0f} s to make)")  # fmt: skip
-        run("users", "create", "bench-admin", "--role", "admin", "--password", PASSWORD, env=env)
-        run("users", "create", "bench-shopper", "--role", "shopper", "--password", PASSWORD,
-            env=env)  # fmt: skip
+        if args.data is None:
+            run("init-db", env=env)
+            started = time.perf_counter()
+            generate(data_dir / "fieldobs.db", args)
+            run("scores", "rebuild", env=env)
+            print(f"made the data in {time.perf_counter() - started:.0f} s")
+            run("users", "create", "bench-admin", "--role", "admin", "--password", PASSWORD,
+                env=env)  # fmt: skip
+            run("users", "create", "bench-shopper", "--role", "shopper", "--password", PASSWORD,
+                env=env)  # fmt: skip
+        org = existing_org(data_dir / "fieldobs.db")
+        print(f"data: {org['visits']:,} visits, {len(org['locations']):,} stores,"
+              f" {len(org['areas'])} areas")  # fmt: skip
         app = create_app(
             {"DATA_DIR": str(data_dir), "AUTO_INIT": False, "SQLITE_SYNCHRONOUS": "NORMAL"}
         )
@@ -248,7 +272,7 @@ def main() -> None:
         q = f"grain=month&period={AT}&kind=mystery_shop"
         cases = [
             (
-                f"area page (1 area, {args.locations // args.areas} stores)",
+                f"area page (1 area, {len(org['locations']) // len(org['areas'])} stores)",
                 get(console, f"/areas/{area}?{q}"),
                 chain(
                     get(api, f"/api/v1/areas/{area}/ranking?at={AT}", auth),
@@ -257,7 +281,7 @@ def main() -> None:
                 "ranking + priorities",
             ),
             (
-                f"all areas page ({args.locations:,} stores)",
+                f"all areas page ({len(org['locations']):,} stores)",
                 get(console, f"/areas?{q}"),
                 get(api, f"/api/v1/ranking?at={AT}", auth),
                 "ranking (all areas)",
@@ -284,17 +308,23 @@ def main() -> None:
             ),
         ]
         print(f"\npages, server time in-process, median of {args.repeat} (ms)")
-        print(f"{'':38} {'--- computed ---':>24} {'--- cached ---':>24}")
-        print(f"{'page':38} {'console':>8} {'API':>8} {'ratio':>6} {'console':>8} {'API':>8}"
-              f" {'ratio':>6}  API calls")  # fmt: skip
+        print("computed: caches emptied before each request; cached: the API's and the page's")
+        print("caches warm. median (min) ms; ratios of medians (of minimums): on a shared")
+        print("machine the minimum is the time least disturbed by other work.")
+        header = f"{'page':36} {'console':>14} {'API':>14} {'ratio':>12}"
+        print(f"{header}  {'cached: console':>16} {'API':>6} {'ratio':>6}  API calls")
         for name, page_call, api_call, what in cases:
-            page_ms = median_ms(page_call, args.repeat, forget)
-            api_ms = median_ms(api_call, args.repeat, forget)
+            page_t = times_ms(page_call, args.repeat, forget)
+            api_t = times_ms(api_call, args.repeat, forget)
             page_cached = median_ms(page_call, args.repeat)
             api_cached = median_ms(api_call, args.repeat)
-            computed = f"{page_ms:8.1f} {api_ms:8.1f} {page_ms / api_ms:6.2f}"
-            cached = f"{page_cached:8.1f} {api_cached:8.1f} {page_cached / api_cached:6.2f}"
-            print(f"{name:38} {computed} {cached}  {what}")
+            pm, am = statistics.median(page_t), statistics.median(api_t)
+            computed = (
+                f"{pm:6.1f} ({min(page_t):5.1f}) {am:6.1f} ({min(api_t):5.1f})"
+                f" {pm / am:5.2f} ({min(page_t) / min(api_t):4.2f})"
+            )
+            cached = f"{page_cached:16.1f} {api_cached:6.1f} {page_cached / api_cached:6.2f}"
+            print(f"{name:36} {computed}  {cached}  {what}")
 
         everyone = Principal(0, "bench", Role.ADMIN, None, None)
         secret = str(app.config["SECRET_KEY"])
@@ -306,7 +336,7 @@ def main() -> None:
                 return export_visits(db, everyone, secret, ExportFilters())
 
             def tenth() -> Iterable[str]:
-                areas = max(1, args.areas // 10)
+                areas = max(1, len(org["areas"]) // 10)
                 return (
                     chunk
                     for a in org["areas"][:areas]
@@ -351,7 +381,7 @@ def main() -> None:
         print(f"\nvisit report PDF with 10 photos: first {cold:.2f} s (fonts),"
               f" warm {warm / 1000:.2f} s, {len(body) / 1024:,.0f} KiB")  # fmt: skip
     finally:
-        if args.keep:
+        if args.keep or args.data:
             print(f"data kept in {data_dir}")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
