@@ -30,6 +30,7 @@ from fieldobs.visits.service import visibility_clause
 BOM = "\ufeff"
 BATCH = 2000
 CLOCK_KEEP = 4096
+PARSED_KEEP = 20_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 STATUSES = ("awaiting_photos", "submitted", "released", "returned")
 
@@ -231,7 +232,17 @@ def export_visits(
 
     names = _Names()
     column = {section: place for place, section in enumerate(sections)}
-    width = len(sections)
+    # Many visits share their section scores exactly (100 everywhere, a critical's 0…):
+    # each distinct JSON text is parsed once.
+    parsed: dict[str, tuple[Any, ...]] = {}
+
+    def section_cells(text: str) -> tuple[Any, ...]:
+        cells: list[Any] = [None] * len(sections)
+        for part in json.loads(text):
+            place, value = column.get(part["id"]), part["score"]
+            if place is not None and value is not None:
+                cells[place] = round(value, 1)
+        return tuple(cells)
 
     def produce() -> Iterator[list[list[Any]]]:
         while batch := cursor.fetchmany(BATCH):
@@ -249,15 +260,15 @@ def export_visits(
                 else:
                     observer = names[username]
                 day, time = clock.local(observed, timezone, hidden)
-                cells: list[Any] = [None] * width
-                for part in json.loads(section_json):
-                    place, value = column.get(part["id"]), part["score"]
-                    if place is not None and value is not None:
-                        cells[place] = round(value, 1)
+                cells = parsed.get(section_json)
+                if cells is None:
+                    cells = parsed[section_json] = section_cells(section_json)
                 out.append([
                     visit_id, names[store], names[area], day, time, slug, version, kind,
                     observer, None if score is None else round(score, 1), *cells, photos, status,
                 ])  # fmt: skip
+            if len(parsed) > PARSED_KEEP:
+                parsed.clear()
             yield out
 
     return _chunks(produce(), header)

@@ -43,4 +43,4 @@ class ViewCache:
             self._entries.clear()
 
 
-AREAS = ViewCache(64)
+AREAS = ViewCache(128)

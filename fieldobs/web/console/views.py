@@ -208,11 +208,19 @@ def _area_view(db: Any, area_id: int | None, filters: Any) -> dict[str, Any]:
             area_view(db, principal, area_id, filters, pass_mark=_pass_mark(), sort=sort, page=page)
         ),
     )
+    view["cache_key"] = key
     if principal.is_admin:
         # Assignments change without touching the scores: counted on every request.
         figures = {**view["figures"], "open_work": open_assignments(db, view["location_ids"])}
         view = {**view, "figures": figures}
     return view
+
+
+def _area_body(view: dict[str, Any]) -> Markup:
+    """Return the area page's tables and charts as HTML, drawn once per data version."""
+    # Its links carry the page's own query: every argument is part of the key.
+    key = ("body", view["cache_key"], tuple(sorted(request.args.items(multi=True))))
+    return AREAS.get(key, lambda: Markup(render_template("console/_area_body.html", view=view)))  # noqa: S704
 
 
 @bp.route("/areas", methods=["GET"])
@@ -225,6 +233,7 @@ def all_areas() -> ResponseReturnValue:
     return render_template(
         "console/area.html",
         view=view,
+        body=_area_body(view),
         areas=list_areas(db, caller()),
         choices=_filter_choices(filters.grain, filters.period),
     )
@@ -240,6 +249,7 @@ def area(area_id: int) -> ResponseReturnValue:
     return render_template(
         "console/area.html",
         view=view,
+        body=_area_body(view),
         areas=list_areas(db, caller()),
         choices=_filter_choices(filters.grain, filters.period),
     )
