@@ -138,17 +138,21 @@ def funnel_limits(
 def funnel_rows(funnel: dict[str, Any], table: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return each store with visits and its own 95 % and 99.8 % limits (the chart's numbers)."""
     mean, sigma, tau = funnel["mean"], funnel["sigma"], funnel["tau"]
-    z = [NormalDist().inv_cdf(0.5 + level / 2) for level in FUNNEL_LEVELS]
+    z_alert, z_alarm = (NormalDist().inv_cdf(0.5 + level / 2) for level in FUNNEL_LEVELS)
     found = []
     for row in table:
         if not row["n"] or row["mean"] is None:
             continue
         spread = math.sqrt(sigma * sigma / row["n"] + tau * tau)
-        alert, alarm = ((mean - k * spread, mean + k * spread) for k in z)
         found.append(
-            {"name": row["name"], "n": row["n"], "mean": row["mean"], "alert": alert,
-             "alarm": alarm}
-        )  # fmt: skip
+            {
+                "name": row["name"],
+                "n": row["n"],
+                "mean": row["mean"],
+                "alert": (mean - z_alert * spread, mean + z_alert * spread),
+                "alarm": (mean - z_alarm * spread, mean + z_alarm * spread),
+            }
+        )
     return found
 
 

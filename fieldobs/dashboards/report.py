@@ -45,6 +45,8 @@ def show_answer(item: dict[str, Any], answer: dict[str, Any] | None) -> str:
 
 def _changes(db: Database, visit: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Return the answers that differ from the last returned revision (None if never returned)."""
+    if visit["revision"] < 2:
+        return None  # a first revision was never corrected
     returned = db.execute(
         "SELECT revision FROM reviews WHERE visit_id = ? AND action = 'return'"
         " ORDER BY id DESC LIMIT 1",
