@@ -49,6 +49,7 @@ from fieldobs.web.cache import AREAS
 
 PASSWORD = "bench-password"
 AT = "2026-10"
+YEAR_BACK = "2025-11"
 
 
 def run(*args: str, env: dict[str, str]) -> str:
@@ -265,10 +266,13 @@ def main() -> None:
         assert signed.status_code == 303
 
         area = org["areas"][0]
-        location = next(row[0] for row in org["locations"] if row[2] == area)
-        visit = api.get(
+        area_stores = [row[0] for row in org["locations"] if row[2] == area]
+        location = area_stores[0]
+        found = api.get(
             f"/api/v1/visits?location_id={location}&status=released&limit=1", headers=auth
-        ).get_json()["visits"][0]["id"]
+        ).get_json()["visits"][0]
+        visit, checklist = found["id"], found["checklist"]
+        checklist_path = f"/api/v1/checklists/{checklist['slug']}/versions/{checklist['version']}"
         q = f"grain=month&period={AT}&kind=mystery_shop"
         cases = [
             (
@@ -279,6 +283,19 @@ def main() -> None:
                     get(api, f"/api/v1/areas/{area}/priorities?to={AT}&months=3", auth),
                 ),
                 "ranking + priorities",
+            ),
+            (
+                "area page, same figures in full",
+                get(console, f"/areas/{area}?{q}"),
+                chain(
+                    get(api, f"/api/v1/areas/{area}/ranking?at={AT}", auth),
+                    get(api, f"/api/v1/areas/{area}/priorities?to={AT}&months=3", auth),
+                    *(
+                        get(api, f"/api/v1/locations/{store}/scores?from={YEAR_BACK}&to={AT}", auth)
+                        for store in area_stores
+                    ),
+                ),
+                "+ each store's 12-month series (sparkline, sections)",
             ),
             (
                 f"all areas page ({len(org['locations']):,} stores)",
@@ -303,8 +320,10 @@ def main() -> None:
                 chain(
                     get(api, f"/api/v1/visits/{visit}", auth),
                     get(api, f"/api/v1/visits/{visit}/reviews", auth),
+                    get(api, f"/api/v1/locations/{location}", auth),
+                    get(api, checklist_path, auth),
                 ),
-                "visit + reviews",
+                "visit + reviews + its store + its checklist (prompts)",
             ),
         ]
         print(f"\npages, server time in-process, median of {args.repeat} (ms)")
