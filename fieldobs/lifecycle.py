@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 
 from fieldobs.checklists.published import publish_directory
 from fieldobs.db import storage_for
 from fieldobs.errors import FieldobsError
+from fieldobs.extensions import settings_of
 from fieldobs.storage.migrate import migrate
 
 
@@ -19,7 +18,7 @@ def initialise(app: Flask, *, strict: bool) -> list[dict[str, object]]:
     for name in applied:
         app.logger.info("applied migration %s", name)
     try:
-        outcomes = publish_directory(db, Path(app.config["CHECKLISTS_DIR"]))
+        outcomes = publish_directory(db, settings_of(app).checklists_dir)
     except FieldobsError as error:
         if strict:
             raise
@@ -34,5 +33,5 @@ def initialise(app: Flask, *, strict: bool) -> list[dict[str, object]]:
 
 def init_app(app: Flask) -> None:
     """Initialise the data directory on start when AUTO_INIT is on."""
-    if app.config["AUTO_INIT"]:
+    if settings_of(app).auto_init:
         initialise(app, strict=False)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
 from fieldobs.errors import PayloadTooLarge, UnsupportedMediaType
+from fieldobs.extensions import current_settings
 from fieldobs.operations.assignments import (
     STATUSES,
     AssignmentPolicy,
@@ -43,7 +44,7 @@ WINDOW_HELP = (
 
 
 def _policy() -> AssignmentPolicy:
-    return AssignmentPolicy(cooldown_days=float(current_app.config["REASSIGN_COOLDOWN_DAYS"]))
+    return current_settings().assignments
 
 
 class ShopperField(fields.Raw):

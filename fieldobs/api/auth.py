@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from fieldobs.api.security import allow, bearer_token, public
 from fieldobs.db import get_db
+from fieldobs.extensions import current_settings
 from fieldobs.people.accounts import issue_token, revoke_token
 from fieldobs.people.scope import ALL_ROLES
 
@@ -38,7 +38,7 @@ def create_token(credentials: dict[str, Any]) -> dict[str, Any]:
         get_db(),
         credentials["username"],
         credentials["password"],
-        float(current_app.config["TOKEN_TTL_HOURS"]),
+        current_settings().token_ttl_hours,
     )
 
 

@@ -20,6 +20,7 @@ from marshmallow import Schema, fields, validate
 
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
+from fieldobs.extensions import current_settings
 from fieldobs.people.scope import Role
 from fieldobs.scores.reports import (
     RANKED_KIND,
@@ -304,7 +305,7 @@ def _versioned(*parts: Any) -> tuple[Any, ...]:
     Read before the body is computed, so a body is never older than the version in its key.
     """
     # The data directory too: copies of one database (tests, restores) share its identity.
-    return (current_app.config["DATA_DIR"], *parts, data_version(get_db()))
+    return (str(current_settings().data_dir), *parts, data_version(get_db()))
 
 
 def _ranking_key(query: dict[str, Any], *scope: Any) -> tuple[Any, ...]:

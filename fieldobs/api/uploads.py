@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, current_app, jsonify, request, send_file, url_for
+from flask import Response, jsonify, request, send_file, url_for
 from flask_smorest import Blueprint
 from werkzeug.http import http_date
 
 from fieldobs.api.security import allow, current_principal, public
 from fieldobs.db import get_db
 from fieldobs.errors import BadRequest, FieldobsError, UnsupportedMediaType
+from fieldobs.extensions import current_settings
 from fieldobs.people.scope import ALL_ROLES, Role
 from fieldobs.photos import service as photo_service
 from fieldobs.photos import tus as uploads
@@ -59,11 +60,11 @@ def _tus_headers(response: Response) -> Response:
 
 
 def _settings() -> PhotoSettings:
-    return PhotoSettings.from_config(current_app.config)
+    return current_settings().photos
 
 
 def _data_dir() -> Path:
-    return Path(current_app.config["DATA_DIR"])
+    return current_settings().data_dir
 
 
 def _header_int(name: str) -> int:
@@ -95,7 +96,7 @@ def tus_options() -> Response:
     response = _empty(204)
     response.headers["Tus-Version"] = TUS_VERSION
     response.headers["Tus-Extension"] = TUS_EXTENSIONS
-    response.headers["Tus-Max-Size"] = str(current_app.config["MAX_PHOTO_BYTES"])
+    response.headers["Tus-Max-Size"] = str(current_settings().photos.max_bytes)
     response.headers["Tus-Checksum-Algorithm"] = ",".join(uploads.CHECKSUMS)
     return response
 
@@ -239,7 +240,7 @@ def _serve(photo_id: str, column: str, content_type: str | None) -> Response:
         response.headers["X-Content-Type-Options"] = "nosniff"
     response.set_etag(sha256)
     # The bytes behind a photo id never change; access can, so only the caller's cache keeps it.
-    seconds = int(current_app.config["PHOTO_CACHE_SECONDS"])
+    seconds = current_settings().photo_cache_seconds
     response.headers["Cache-Control"] = f"private, max-age={seconds}, immutable"
     return response
 

@@ -16,6 +16,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from fieldobs.cli.scores import scores_group
 from fieldobs.db import get_db
 from fieldobs.errors import FieldobsError
+from fieldobs.extensions import current_settings
 from fieldobs.lifecycle import initialise
 from fieldobs.people.accounts import create_user
 from fieldobs.people.orgs import import_locations_csv
@@ -38,7 +39,7 @@ def init_db_command() -> None:
         outcomes = initialise(current_app, strict=True)
     except FieldobsError as error:
         _fail(error)
-    click.echo(f"database ready at {current_app.config['DATA_DIR']}")
+    click.echo(f"database ready at {current_settings().data_dir}")
     for outcome in outcomes:
         state = "published" if outcome["published"] else "unchanged"
         click.echo(f"checklist {outcome['slug']} v{outcome['version']}: {state}")
@@ -57,9 +58,7 @@ def publish_command(directory: Path | None) -> None:
     from fieldobs.checklists.published import publish_directory
 
     try:
-        outcomes = publish_directory(
-            get_db(), directory or Path(current_app.config["CHECKLISTS_DIR"])
-        )
+        outcomes = publish_directory(get_db(), directory or current_settings().checklists_dir)
     except FieldobsError as error:
         _fail(error)
     for outcome in outcomes:
@@ -135,10 +134,10 @@ def assignments_group() -> None:
 def import_assignments_command(csv_file: TextIO) -> None:
     """Create assignments from CSV: shopper, location_id (or location_ref), checklist,
     window_start, window_end. All rows or none; problems are reported by line."""
-    from fieldobs.operations.assignments import AssignmentPolicy, import_assignments_csv
+    from fieldobs.operations.assignments import import_assignments_csv
     from fieldobs.timeutil import utcnow
 
-    policy = AssignmentPolicy(cooldown_days=float(current_app.config["REASSIGN_COOLDOWN_DAYS"]))
+    policy = current_settings().assignments
     try:
         created = import_assignments_csv(
             get_db(), csv_file.read(), created_by=None, policy=policy, now=utcnow()
@@ -157,10 +156,9 @@ def jobs_group() -> None:
 @with_appcontext
 def list_jobs_command() -> None:
     """List the scheduled jobs, their intervals and their last runs."""
-    from fieldobs.operations.jobs import intervals
 
     db = get_db()
-    for name, seconds in intervals(current_app.config).items():
+    for name, seconds in current_settings().job_intervals.items():
         last = db.execute(
             "SELECT started_at, outcome FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT 1",
             [name],
@@ -180,7 +178,7 @@ def run_job_command(name: str) -> None:
     if name not in JOBS:
         click.echo(f"error: no job {name!r}; choose from {', '.join(JOBS)}", err=True)
         sys.exit(2)
-    run = run_job(get_db(), name, current_app.config)
+    run = run_job(get_db(), name, current_settings())
     if not run.ran:
         click.echo(f"{name}: not run, {run.reason}", err=True)
         sys.exit(1)

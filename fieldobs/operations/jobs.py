@@ -20,10 +20,9 @@ import socket
 import sqlite3
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -32,14 +31,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
 from fieldobs.db import storage_for
+from fieldobs.extensions import settings_of
 from fieldobs.operations import assignments, webhooks
+from fieldobs.photos.tus import purge_expired_uploads
+from fieldobs.settings import Settings
 from fieldobs.storage import backup
 from fieldobs.storage.connection import Database, one, transaction
 from fieldobs.timeutil import to_rfc3339, utcnow
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[Database, Mapping[str, Any], datetime], dict[str, Any]]
+Job = Callable[[Database, Settings, datetime], dict[str, Any]]
 
 # Fire times are multiples of the interval since this instant, the same in every process.
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -47,7 +49,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 def expire_assignments(
     db: Database,
-    config: Mapping[str, Any],  # noqa: ARG001 -- every job has the same signature
+    settings: Settings,  # noqa: ARG001 -- every job has the same signature
     now: datetime,
 ) -> dict[str, Any]:
     """Expire open assignments whose window has closed (assignment.expired webhooks)."""
@@ -55,39 +57,35 @@ def expire_assignments(
     return {"expired": len(expired), "ids": expired}
 
 
-def remind_assignments(db: Database, config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def remind_assignments(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Remind shoppers, in their pull feed, of open windows about to close."""
-    hours = float(config["ASSIGNMENT_REMIND_HOURS"])
+    hours = settings.assignment_remind_hours
     created = assignments.remind_assignments(db, now, timedelta(hours=hours))
     return {"reminded": len(created)}
 
 
-def deliver_webhooks(db: Database, config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def deliver_webhooks(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Send due webhook deliveries, with retries and backoff."""
-    return dict(webhooks.deliver_due(db, now, delivery_settings(config)))
+    return dict(webhooks.deliver_due(db, now, settings.webhooks))
 
 
-def purge_uploads(db: Database, config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def purge_uploads(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Expire idle uploads and delete unclaimed photos and unreferenced files."""
-    try:
-        from fieldobs.photos.tus import purge_expired_uploads
-    except ImportError:  # the photo pipeline is optional in a trimmed build
-        return {"skipped": "fieldobs.photos.tus.purge_expired_uploads is not available"}
     return dict(
         purge_expired_uploads(
             db,
-            Path(config["DATA_DIR"]),
+            settings.data_dir,
             now,
-            unclaimed_photo_days=float(config["UNCLAIMED_PHOTO_DAYS"]),
-            tombstone_days=float(config["UPLOAD_TOMBSTONE_DAYS"]),
+            unclaimed_photo_days=settings.unclaimed_photo_days,
+            tombstone_days=settings.upload_tombstone_days,
         )
     )
 
 
-def backup_database(db: Database, config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def backup_database(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Take an online backup into DATA_DIR/backups, keeping the newest BACKUP_KEEP."""
-    folder = Path(config["DATA_DIR"]) / "backups"
-    return backup.backup_database(db, folder, now, keep=int(config["BACKUP_KEEP"]))
+    folder = settings.data_dir / "backups"
+    return backup.backup_database(db, folder, now, keep=settings.backup_keep)
 
 
 JOBS: dict[str, Job] = {
@@ -97,26 +95,6 @@ JOBS: dict[str, Job] = {
     "purge_uploads": purge_uploads,
     "backup": backup_database,
 }
-
-
-def delivery_settings(config: Mapping[str, Any]) -> webhooks.DeliverySettings:
-    """Return the webhook delivery settings from the app's config."""
-    return webhooks.DeliverySettings(
-        secret_key=str(config["SECRET_KEY"]),
-        timeout=float(config["WEBHOOK_TIMEOUT_SECONDS"]),
-        max_attempts=int(config["WEBHOOK_MAX_ATTEMPTS"]),
-        backoff=float(config["WEBHOOK_BACKOFF_SECONDS"]),
-        backoff_max=float(config["WEBHOOK_BACKOFF_MAX_SECONDS"]),
-        batch=int(config["WEBHOOK_BATCH"]),
-    )
-
-
-def intervals(config: Mapping[str, Any]) -> dict[str, float]:
-    """Return each job's interval in seconds (0: off); names missing in config keep defaults."""
-    from fieldobs.settings import DEFAULTS
-
-    merged = {**DEFAULTS["JOB_INTERVALS"], **dict(config.get("JOB_INTERVALS") or {})}
-    return {name: float(merged.get(name, 0) or 0) for name in JOBS}
 
 
 # Leases and the run log ------------------------------------------------------------------
@@ -194,7 +172,7 @@ def _release(db: Database, run: JobRun, owner: str, keep_days: float) -> None:
 def run_job(
     db: Database,
     name: str,
-    config: Mapping[str, Any],
+    settings: Settings,
     now: datetime | None = None,
     *,
     tick: int | None = None,
@@ -204,7 +182,7 @@ def run_job(
     job = JOBS[name]
     now = now or utcnow()
     owner = owner or owner_name()
-    lease = timedelta(seconds=float(config["JOB_LEASE_SECONDS"]))
+    lease = timedelta(seconds=settings.job_lease_seconds)
     run_id, reason = _claim(db, name, owner, now, lease, tick)
     if run_id is None:
         return JobRun(name, ran=False, reason=reason)
@@ -215,7 +193,7 @@ def run_job(
     )
     renewer.start()
     try:
-        run.result = job(db, config, now)
+        run.result = job(db, settings, now)
     except Exception as error:  # a failing job is logged; the scheduler lives on
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
@@ -224,7 +202,7 @@ def run_job(
     finally:
         stop.set()
         renewer.join()
-        _release(db, run, owner, float(config["JOB_RUN_KEEP_DAYS"]))
+        _release(db, run, owner, settings.job_run_keep_days)
     return run
 
 
@@ -261,7 +239,7 @@ def _scheduled(app: Flask, name: str, interval: float) -> None:
     tick = int((now - EPOCH).total_seconds() // interval)
     with app.app_context():
         db = storage_for(app).connection()
-        run = run_job(db, name, app.config, now, tick=tick)
+        run = run_job(db, name, settings_of(app), now, tick=tick)
     if run.ran:
         app.logger.info("job %s tick %s: %s", name, tick, run.error or run.result)
 
@@ -276,7 +254,7 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
         executors={"default": ThreadPoolExecutor(len(JOBS))},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
-    for name, seconds in intervals(app.config).items():
+    for name, seconds in settings_of(app).job_intervals.items():
         if seconds <= 0:
             continue
         scheduler.add_job(
@@ -299,5 +277,5 @@ def _shutdown(scheduler: BackgroundScheduler) -> None:
 
 def init_app(app: Flask) -> None:
     """Start the scheduler in this process when SCHEDULER_ENABLED."""
-    if app.config["SCHEDULER_ENABLED"]:
+    if settings_of(app).scheduler_enabled:
         start_scheduler(app)

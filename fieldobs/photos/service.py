@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,17 +42,6 @@ class PhotoSettings:
     max_pixels: int
     max_side: int | None
     upload_expiry: timedelta
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> PhotoSettings:
-        """Read the settings from an app's config."""
-        return cls(
-            max_bytes=int(config["MAX_PHOTO_BYTES"]),
-            one_shot_max_bytes=int(config["ONE_SHOT_PHOTO_MAX_BYTES"]),
-            max_pixels=int(config["MAX_PHOTO_PIXELS"]),
-            max_side=int(config["PHOTO_MAX_SIDE"]) or None,
-            upload_expiry=timedelta(hours=float(config["UPLOAD_EXPIRY_HOURS"])),
-        )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask
 
 from fieldobs import create_app
+from fieldobs.extensions import SETTINGS_KEY
+from fieldobs.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -47,3 +49,9 @@ def make_app(data_dir: Path, **overrides: Any) -> Flask:
     """
     settings = {"DATA_DIR": str(data_dir), "TESTING": True, "AUTO_INIT": False}
     return create_app({**settings, **overrides})
+
+
+def reconfigure(app: Flask, **overrides: Any) -> None:
+    """Change settings of a test's app (settings are frozen once the app is made)."""
+    app.config.update(overrides)
+    app.extensions[SETTINGS_KEY] = Settings.from_config(app.config)

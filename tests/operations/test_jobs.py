@@ -16,10 +16,12 @@ import pytest
 from flask import Flask
 
 from fieldobs.db import get_db
+from fieldobs.extensions import settings_of
 from fieldobs.operations import jobs
+from fieldobs.settings import DEFAULTS, Settings
 from fieldobs.storage.connection import Database, transaction
 from fieldobs.timeutil import to_rfc3339, utcnow
-from tests.helpers.app import make_app
+from tests.helpers.app import make_app, reconfigure
 from tests.helpers.ops_factory import run_job
 
 
@@ -37,10 +39,10 @@ def runs(data_dir: Path, job: str) -> list[dict[str, Any]]:
 def test_a_job_runs_once_per_tick(app: Flask, data_dir: Path) -> None:
     with app.app_context():
         db = get_db()
-        first = jobs.run_job(db, "remind_assignments", app.config, tick=7, owner="a")
-        same_tick = jobs.run_job(db, "remind_assignments", app.config, tick=7, owner="b")
-        older = jobs.run_job(db, "remind_assignments", app.config, tick=6, owner="b")
-        next_tick = jobs.run_job(db, "remind_assignments", app.config, tick=8, owner="b")
+        first = jobs.run_job(db, "remind_assignments", settings_of(app), tick=7, owner="a")
+        same_tick = jobs.run_job(db, "remind_assignments", settings_of(app), tick=7, owner="b")
+        older = jobs.run_job(db, "remind_assignments", settings_of(app), tick=6, owner="b")
+        next_tick = jobs.run_job(db, "remind_assignments", settings_of(app), tick=8, owner="b")
     assert (first.ran, same_tick.ran, older.ran, next_tick.ran) == (True, False, False, True)
     assert same_tick.reason == "tick 7 already ran"
     log = runs(data_dir, "remind_assignments")
@@ -61,10 +63,10 @@ def test_a_held_lease_keeps_others_out_until_it_lapses(app: Flask) -> None:
     with app.app_context():
         db = get_db()
         _hold_lease(db, "backup", "elsewhere:1:1", 60)
-        refused = jobs.run_job(db, "backup", app.config, tick=1)
-        by_hand = jobs.run_job(db, "backup", app.config)
+        refused = jobs.run_job(db, "backup", settings_of(app), tick=1)
+        by_hand = jobs.run_job(db, "backup", settings_of(app))
         _hold_lease(db, "backup", "crashed:2:2", -1)
-        taken_over = jobs.run_job(db, "backup", app.config, tick=1)
+        taken_over = jobs.run_job(db, "backup", settings_of(app), tick=1)
     assert not refused.ran
     assert refused.reason == "running in elsewhere:1:1"
     assert not by_hand.ran
@@ -72,7 +74,7 @@ def test_a_held_lease_keeps_others_out_until_it_lapses(app: Flask) -> None:
 
 
 def test_a_long_job_renews_its_lease(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    app.config["JOB_LEASE_SECONDS"] = 0.3
+    reconfigure(app, JOB_LEASE_SECONDS=0.3)
     started = threading.Event()
 
     def slow(_db: Database, _config: Mapping[str, Any], _now: Any) -> dict[str, Any]:
@@ -82,7 +84,7 @@ def test_a_long_job_renews_its_lease(app: Flask, monkeypatch: pytest.MonkeyPatch
 
     def run_slow() -> None:
         with app.app_context():
-            jobs.run_job(get_db(), "backup", app.config, tick=1)
+            jobs.run_job(get_db(), "backup", settings_of(app), tick=1)
 
     monkeypatch.setitem(jobs.JOBS, "backup", slow)
     worker = threading.Thread(target=run_slow)
@@ -90,7 +92,7 @@ def test_a_long_job_renews_its_lease(app: Flask, monkeypatch: pytest.MonkeyPatch
     started.wait(5)
     time.sleep(0.7)  # well past the lease it took
     with app.app_context():
-        other = jobs.run_job(get_db(), "backup", app.config, tick=2)
+        other = jobs.run_job(get_db(), "backup", settings_of(app), tick=2)
     worker.join()
     assert not other.ran
     assert (other.reason or "").startswith("running in")
@@ -104,9 +106,9 @@ def test_a_failing_job_is_logged_and_releases_its_lease(
 
     monkeypatch.setitem(jobs.JOBS, "backup", broken)
     with app.app_context():
-        failed = jobs.run_job(get_db(), "backup", app.config, tick=1)
+        failed = jobs.run_job(get_db(), "backup", settings_of(app), tick=1)
         monkeypatch.undo()
-        again = jobs.run_job(get_db(), "backup", app.config, tick=2)
+        again = jobs.run_job(get_db(), "backup", settings_of(app), tick=2)
     assert failed.ran
     assert failed.error == "RuntimeError: disk on fire"
     assert again.ran
@@ -117,7 +119,7 @@ def test_a_failing_job_is_logged_and_releases_its_lease(
 def test_backup_is_a_complete_self_contained_copy_keeping_the_newest(
     app: Flask, data_dir: Path
 ) -> None:
-    app.config["BACKUP_KEEP"] = 2
+    reconfigure(app, BACKUP_KEEP=2)
     start = utcnow()
     results = [run_job(app, "backup", start + timedelta(hours=h)) for h in range(4)]
     folder = data_dir / "backups"
@@ -164,7 +166,8 @@ def test_deliver_webhooks_with_nothing_due_does_nothing(app: Flask) -> None:
 
 
 def test_intervals_merge_configured_names_with_the_defaults() -> None:
-    found = jobs.intervals({"JOB_INTERVALS": {"backup": 0, "deliver_webhooks": 2}})
+    config = {**DEFAULTS, "JOB_INTERVALS": {"backup": 0, "deliver_webhooks": 2}}
+    found = Settings.from_config(config).job_intervals
     assert found["backup"] == 0
     assert found["deliver_webhooks"] == 2
     assert found["expire_assignments"] == 60

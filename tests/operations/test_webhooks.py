@@ -15,7 +15,7 @@ from fieldobs.db import get_db
 from fieldobs.storage.connection import transaction
 from fieldobs.timeutil import parse_rfc3339, utcnow
 from fieldobs.visits.review import release_visit
-from tests.helpers.app import Org
+from tests.helpers.app import Org, reconfigure
 from tests.helpers.ops_factory import (
     Receiver,
     assign,
@@ -159,7 +159,7 @@ def test_job_delivers_signed_pseudonymous_bodies(app: Flask, client: FlaskClient
 def test_failures_are_retried_with_exponential_backoff_and_logged(
     app: Flask, client: FlaskClient, org: Org
 ) -> None:
-    app.config.update(WEBHOOK_BACKOFF_SECONDS=30, WEBHOOK_MAX_ATTEMPTS=5)
+    reconfigure(app, WEBHOOK_BACKOFF_SECONDS=30, WEBHOOK_MAX_ATTEMPTS=5)
     with Receiver([500, 503]) as receiver:
         hook = subscribe(client, org, receiver.url, ["visit.submitted"])
         pushed(client, org)
@@ -188,7 +188,7 @@ def test_failures_are_retried_with_exponential_backoff_and_logged(
 def test_a_delivery_gives_up_after_the_last_attempt(
     app: Flask, client: FlaskClient, org: Org
 ) -> None:
-    app.config.update(WEBHOOK_BACKOFF_SECONDS=1, WEBHOOK_MAX_ATTEMPTS=2)
+    reconfigure(app, WEBHOOK_BACKOFF_SECONDS=1, WEBHOOK_MAX_ATTEMPTS=2)
     # Nothing listens on this port: the connection is refused.
     hook = subscribe(client, org, f"http://127.0.0.1:{free_port()}/hook", ["visit.submitted"])
     pushed(client, org)
@@ -205,7 +205,7 @@ def test_a_delivery_gives_up_after_the_last_attempt(
 def test_a_dead_endpoint_never_slows_requests_and_costs_one_timeout_per_run(
     app: Flask, client: FlaskClient, org: Org
 ) -> None:
-    app.config.update(WEBHOOK_TIMEOUT_SECONDS=0.5)
+    reconfigure(app, WEBHOOK_TIMEOUT_SECONDS=0.5)
     with Receiver(delay=3) as hanging:
         subscribe(client, org, hanging.url, ["visit.submitted", "visit.released"])
         started = time.monotonic()

@@ -12,8 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fieldobs.db import get_db
+from fieldobs.extensions import settings_of
 from fieldobs.photos import tus as uploads
-from fieldobs.photos.service import PhotoSettings, finish_stalled_uploads
+from fieldobs.photos.service import finish_stalled_uploads
 from fieldobs.photos.store import store_for
 from fieldobs.photos.tus import purge_expired_uploads
 from fieldobs.storage.connection import one, rows
@@ -148,7 +149,7 @@ def test_finish_stalled_uploads_processes_what_a_crash_left(
     response = create(client, org, len(data), photo_id=photo_id)
     upload_id = response.headers["Location"].rsplit("/", 1)[1]
     uploads.part_path(data_dir, upload_id).write_bytes(data)
-    settings = PhotoSettings.from_config(app.config)
+    settings = settings_of(app).photos
     with app.app_context():
         db = get_db()
         db.execute("UPDATE uploads SET received = length WHERE id = ?", [upload_id])
