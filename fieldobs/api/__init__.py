@@ -10,6 +10,7 @@ from fieldobs.api import (
     assignments,
     auth,
     checklists,
+    docs,
     orgs,
     review,
     scores,
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
     """Register blueprints, the OpenAPI document, access control and error handling."""
     # Before any route is added: <int:...> in URLs then matches only ids SQLite can store.
     app.url_map.converters["int"] = StoredIdConverter
+    docs.init_app(app)
     api = Api(
         app,
         spec_kwargs={
