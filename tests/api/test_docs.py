@@ -15,7 +15,8 @@ def test_the_explorer_page_loads_its_assets_from_this_service(client: FlaskClien
     assert assets
     for url in assets:
         assert url.startswith("/api/v1/docs/assets/"), url
-        assert client.get(url).status_code == 200
+        with client.get(url) as asset:  # a file response: close it
+            assert asset.status_code == 200
     assert "/api/v1/openapi.json" in html
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from fieldobs import create_app
 from fieldobs.extensions import SETTINGS_KEY
@@ -48,7 +50,18 @@ def make_app(data_dir: Path, **overrides: Any) -> Flask:
     Copies of the template are migrated and published already, so start-up work is skipped.
     """
     settings = {"DATA_DIR": str(data_dir), "TESTING": True, "AUTO_INIT": False}
-    return create_app({**settings, **overrides})
+    app = create_app({**settings, **overrides})
+    app.test_client_class = BufferedClient
+    return app
+
+
+class BufferedClient(FlaskClient):
+    """A test client that reads each body whole and closes it (file responses included)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:  # type: ignore[override]
+        """Send a request; the response body is read and its file closed before returning."""
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
 
 
 def reconfigure(app: Flask, **overrides: Any) -> None:
