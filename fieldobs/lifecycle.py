@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from flask import Flask
 
 from fieldobs.checklists.published import publish_directory
@@ -10,11 +12,29 @@ from fieldobs.errors import FieldobsError
 from fieldobs.extensions import settings_of
 from fieldobs.storage.migrate import migrate
 
+STARTUP_KEY = "fieldobs.startup"
+
+
+@dataclass
+class StartupWork:
+    """What this app's start-up changed, so a command can report it as its own."""
+
+    migrations: list[str] = field(default_factory=list)
+    published: set[tuple[str, int]] = field(default_factory=set)
+
+
+def startup_work(app: Flask) -> StartupWork:
+    """Return what start-up (and initialise since) applied and published in this app."""
+    work: StartupWork = app.extensions.setdefault(STARTUP_KEY, StartupWork())
+    return work
+
 
 def initialise(app: Flask, *, strict: bool) -> list[dict[str, object]]:
     """Apply migrations and publish changed checklists; with strict, a bad file raises."""
     db = storage_for(app).connection()
+    work = startup_work(app)
     applied = migrate(db)
+    work.migrations.extend(applied)
     for name in applied:
         app.logger.info("applied migration %s", name)
     try:
@@ -26,8 +46,12 @@ def initialise(app: Flask, *, strict: bool) -> list[dict[str, object]]:
         app.logger.error("checklists not published: %s %s", error.message, error.fields or "")
         return []
     for outcome in outcomes:
+        key = (str(outcome["slug"]), int(str(outcome["version"])))
         if outcome["published"]:
-            app.logger.info("published checklist %s v%s", outcome["slug"], outcome["version"])
+            work.published.add(key)
+            app.logger.info("published checklist %s v%s", *key)
+        # Published by this app's start-up a moment ago counts as published by this call.
+        outcome["published"] = key in work.published
     return outcomes
 
 

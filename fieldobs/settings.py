@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,12 +18,26 @@ from fieldobs.visits.service import PushPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+
+def default_checklists_dir() -> Path:
+    """Return checklists/ of a source checkout, else the copy installed with the package."""
+    source = PROJECT_ROOT / "checklists"
+    if source.is_dir():
+        return source
+    # A wheel ships checklists/ as this package (see setup.py); it has no __init__.py.
+    spec = importlib.util.find_spec("fieldobs.bundled_checklists")
+    if spec is None or not spec.submodule_search_locations:
+        raise SettingsError("FIELDOBS_CHECKLISTS_DIR must be set: no checklists came installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 DEFAULTS: dict[str, Any] = {
     # Where the SQLite database and the photos live.
     "DATA_DIR": "./var",
     # Signs sync cursors and keys shopper pseudonyms: set a long random value in production.
     "SECRET_KEY": "dev-only-secret-change-me",
-    "CHECKLISTS_DIR": str(PROJECT_ROOT / "checklists"),
+    # The checklist files published at start; empty: those that came with the service.
+    "CHECKLISTS_DIR": "",
     # Migrate and publish checklists when the app starts (off in tests that do it themselves).
     "AUTO_INIT": True,
     "TOKEN_TTL_HOURS": 24 * 30,
@@ -184,7 +199,7 @@ class Settings:
             if database
             else data_dir / "fieldobs.db",
             secret_key=secret_key,
-            checklists_dir=Path(_read(config, "CHECKLISTS_DIR", _text, "a folder"))
+            checklists_dir=Path(config.get("CHECKLISTS_DIR") or default_checklists_dir())
             .expanduser()
             .resolve(),
             auto_init=_read(config, "AUTO_INIT", _flag, "true or false"),

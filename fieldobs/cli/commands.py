@@ -17,7 +17,7 @@ from fieldobs.cli.scores import scores_group
 from fieldobs.db import get_db
 from fieldobs.errors import FieldobsError
 from fieldobs.extensions import current_settings
-from fieldobs.lifecycle import initialise
+from fieldobs.lifecycle import initialise, startup_work
 from fieldobs.people.accounts import create_user
 from fieldobs.people.orgs import import_locations_csv
 from fieldobs.people.scope import Role
@@ -39,9 +39,18 @@ def init_db_command() -> None:
         outcomes = initialise(current_app, strict=True)
     except FieldobsError as error:
         _fail(error)
-    click.echo(f"database ready at {current_settings().data_dir}")
+    work = startup_work(current_app)
+    if work.migrations:
+        click.echo(f"database created or upgraded at {current_settings().data_dir}")
+        click.echo(f"applied migrations: {', '.join(work.migrations)}")
+    else:
+        click.echo(f"database at {current_settings().data_dir} is up to date")
+    _report_checklists(outcomes)
+
+
+def _report_checklists(outcomes: list[dict[str, object]]) -> None:
     for outcome in outcomes:
-        state = "published" if outcome["published"] else "unchanged"
+        state = "published now" if outcome["published"] else "already published, unchanged"
         click.echo(f"checklist {outcome['slug']} v{outcome['version']}: {state}")
 
 
@@ -61,9 +70,12 @@ def publish_command(directory: Path | None) -> None:
         outcomes = publish_directory(get_db(), directory or current_settings().checklists_dir)
     except FieldobsError as error:
         _fail(error)
+    # The app's start-up may have published the same files an instant before this command.
+    published = startup_work(current_app).published
     for outcome in outcomes:
-        state = "published" if outcome["published"] else "unchanged"
-        click.echo(f"{outcome['slug']} v{outcome['version']}: {state}")
+        key = (str(outcome["slug"]), int(str(outcome["version"])))
+        outcome["published"] = bool(outcome["published"]) or key in published
+    _report_checklists(outcomes)
 
 
 @click.group("users")
