@@ -15,10 +15,8 @@ from typing import Any
 
 import pytest
 
-from sync.cli import main
+from fieldobs_sync.cli import main
 from tests.sync_kit.test_fakeserver import FakeHTTPServer, running_server
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -147,8 +145,8 @@ def test_queue_refuses_bad_files(tmp_path: Path, content: str) -> None:
 
 def test_module_entry_point_runs(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sync", "--home", str(tmp_path), "status"],
-        cwd=ROOT,
+        [sys.executable, "-m", "fieldobs_sync", "--home", str(tmp_path), "status"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=30,

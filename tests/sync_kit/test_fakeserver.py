@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sync.client import ApiClient
-from sync.retry import Backoff, RetryPolicy
+from fieldobs_sync.client import ApiClient
+from fieldobs_sync.retry import Backoff, RetryPolicy
 
 
 @dataclass

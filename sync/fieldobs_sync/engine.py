@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from sync.client import MAX_BATCH, ApiClient, PushResult
-from sync.errors import AuthError, HttpError, ProtocolError, SyncError, TransientError
-from sync.outbox import Entry, Outbox, PhotoRecord
-from sync.photos import file_digest
-from sync.pull import PullReport, Replica, pull_changes
-from sync.tus import TusClient
+from fieldobs_sync.client import MAX_BATCH, ApiClient, PushResult
+from fieldobs_sync.errors import AuthError, HttpError, ProtocolError, SyncError, TransientError
+from fieldobs_sync.outbox import Entry, Outbox, PhotoRecord
+from fieldobs_sync.photos import file_digest
+from fieldobs_sync.pull import PullReport, Replica, pull_changes
+from fieldobs_sync.tus import TusClient
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Run `fieldobs-sync` / `python -m sync`: queue visits offline, sync when online."""
+"""Run `fieldobs-sync` / `python -m fieldobs_sync`: queue visits offline, sync when online."""
 
 # Exit status: 0 all clear; 1 something needs the user's attention; 2 an error (network,
 # login, bad input) left work for later.
@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from sync import config
-from sync.client import ApiClient
-from sync.engine import Syncer, SyncReport
-from sync.errors import AuthError, OutboxError, SyncError
-from sync.outbox import NEEDS_ATTENTION, Entry, Outbox
-from sync.photos import PhotoFile, attach_photos, describe_photo
-from sync.pull import Replica
+from fieldobs_sync import config
+from fieldobs_sync.client import ApiClient
+from fieldobs_sync.engine import Syncer, SyncReport
+from fieldobs_sync.errors import AuthError, OutboxError, SyncError
+from fieldobs_sync.outbox import NEEDS_ATTENTION, Entry, Outbox
+from fieldobs_sync.photos import PhotoFile, attach_photos, describe_photo
+from fieldobs_sync.pull import Replica
 
 OK, ATTENTION, ERROR = 0, 1, 2
 

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync import db
-from sync.client import ApiClient
-from sync.errors import HttpError, ProtocolError
+from fieldobs_sync import db
+from fieldobs_sync.client import ApiClient
+from fieldobs_sync.errors import HttpError, ProtocolError
 
 _TABLES = ("checklists", "locations", "assignments")
 

@@ -19,9 +19,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sync import db
-from sync.errors import OutboxError
-from sync.photos import PhotoFile
+from fieldobs_sync import db
+from fieldobs_sync.errors import OutboxError
+from fieldobs_sync.photos import PhotoFile
 
 PENDING: Final = "pending"
 SENT: Final = "sent"

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urljoin
 
-from sync.client import API, ApiClient, Response
-from sync.errors import ProtocolError, TransientError, UploadRejected
+from fieldobs_sync.client import API, ApiClient, Response
+from fieldobs_sync.errors import ProtocolError, TransientError, UploadRejected
 
 TUS_VERSION: Final = "1.0.0"
 UPLOADS: Final = f"{API}/uploads"
