@@ -46,7 +46,9 @@ def requeue(
     conn.execute(
         "UPDATE entries SET state = 'superseded', updated_at = ? WHERE seq = ?", (now, old.seq)
     )
-    entry = insert_entry(conn, now, new_body, photos, correction=old.correction)
+    # After a 409 on a visit the server holds as returned, the next revision is its correction.
+    returned = ((old.error or {}).get("server") or {}).get("status") == "returned"
+    entry = insert_entry(conn, now, new_body, photos, correction=old.correction or returned)
     conn.execute("UPDATE entries SET replaced_by = ? WHERE seq = ?", (entry.seq, old.seq))
     return entry
 

@@ -23,9 +23,9 @@ PACKAGE = Path(fieldobs_sync.__file__).parent
 PROBE = """
 import importlib, pkgutil, sys
 import fieldobs_sync
-for info in pkgutil.iter_modules(fieldobs_sync.__path__):
-    if info.name != "__main__":
-        importlib.import_module(f"fieldobs_sync.{info.name}")
+for info in pkgutil.walk_packages(fieldobs_sync.__path__, "fieldobs_sync."):
+    if not info.name.endswith("__main__"):
+        importlib.import_module(info.name)
 foreign = sorted(
     name for name in sys.modules
     if name.split(".")[0] not in {*sys.stdlib_module_names, "__main__", "fieldobs_sync"}
@@ -49,11 +49,11 @@ def imported_roots(path: Path) -> set[str]:
 
 
 def test_kit_imports_only_the_standard_library_and_itself() -> None:
-    modules = sorted(PACKAGE.glob("*.py"))
+    modules = sorted(PACKAGE.rglob("*.py"))
     assert PACKAGE.parent == KIT, "the kit's package lives in sync/"
     assert len(modules) > 5
     allowed = set(sys.stdlib_module_names) | {"fieldobs_sync", "__future__"}
-    outside = {m.name: sorted(imported_roots(m) - allowed) for m in modules}
+    outside = {str(m.relative_to(PACKAGE)): sorted(imported_roots(m) - allowed) for m in modules}
     assert {name: found for name, found in outside.items() if found} == {}
 
 
@@ -98,6 +98,7 @@ def test_wheel_declares_no_dependency_and_ships_only_the_kit(wheel: Path) -> Non
     assert metadata.get_all("Requires-Dist") is None
     packages = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert packages == {"fieldobs_sync"}
+    assert "fieldobs_sync/cli/__init__.py" in names
     assert "fieldobs_sync/py.typed" in names
     assert "fieldobs-sync = fieldobs_sync.cli:main" in entry_points
 

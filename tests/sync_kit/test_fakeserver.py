@@ -375,9 +375,9 @@ class Handler(BaseHTTPRequestHandler):
         }
         for kind, item in page:
             if kind.startswith("deleted."):
-                out["deleted"][kind[8:]].append(item)
+                out["deleted"].setdefault(kind[8:], []).append(item)
             else:
-                out[kind].append(item)
+                out.setdefault(kind, []).append(item)
         self._send(200, out)
 
     do_GET = do_PUT = do_POST = do_HEAD = do_PATCH = do_DELETE = _handle
