@@ -4,6 +4,7 @@
 # acknowledged is never lost, and no visit is ever stored twice, whatever the network did.
 
 from fieldobs_sync.client import ApiClient, PushResult, Response
+from fieldobs_sync.corrections import ReturnedVisit, correction_body, queue_correction
 from fieldobs_sync.engine import Syncer, SyncReport
 from fieldobs_sync.errors import (
     AuthError,
@@ -36,6 +37,7 @@ __all__ = [
     "Replica",
     "Response",
     "RetryPolicy",
+    "ReturnedVisit",
     "SyncError",
     "SyncReport",
     "Syncer",
@@ -44,6 +46,8 @@ __all__ = [
     "UploadRejected",
     "UploadResult",
     "attach_photos",
+    "correction_body",
     "describe_photo",
     "pull_changes",
+    "queue_correction",
 ]

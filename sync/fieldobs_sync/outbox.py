@@ -341,9 +341,18 @@ class Outbox:
         # `on_server`: the returned visit's photo ids, already on the server, which the
         # correction may keep without their files being on this device.
         with self._lock, db.transaction(self._conn):
-            return insert_entry(
-                self._conn, self._clock(), visit, photos, correction=True, on_server=on_server
+            now = self._clock()
+            entry = insert_entry(
+                self._conn, now, visit, photos, correction=True, on_server=on_server
             )
+            # Older revisions held for the user (a refused photo, say) are answered by the
+            # correction; left open they would also hold it back (see ready_to_push).
+            self._conn.execute(
+                "UPDATE entries SET state = 'superseded', replaced_by = ?, updated_at = ?"
+                " WHERE visit_id = ? AND state = 'needs_attention' AND revision < ?",
+                (entry.seq, now, entry.visit_id, entry.revision),
+            )
+            return entry
 
     def discard(self, visit_id: str) -> list[Entry]:
         """Give up on a visit's open entries and its unfinished photos, as the user asked."""

@@ -15,9 +15,10 @@ from fieldobs_sync.cli import main
 from fieldobs_sync.corrections import ReturnedVisit, correction_body, queue_correction
 from fieldobs_sync.errors import OutboxError
 from fieldobs_sync.outbox import Outbox
+from fieldobs_sync.photos import attach_photos, describe_photo
 from fieldobs_sync.pull import Replica, pull_changes
 from fieldobs_sync.records import new_id
-from tests.sync_kit.test_fakeserver import FakeHTTPServer, fast_client, running_server
+from tests.sync_kit.fake_server import FakeHTTPServer, fast_client, running_server
 
 CHECKLIST = {"slug": "store", "version": 3}
 
@@ -127,6 +128,25 @@ def test_correction_keeps_photos_the_server_holds_without_their_files(tmp_path: 
             queue_correction(box, returned, body | {"notes": "Other."})
         box.discard(body["id"])
         assert queue_correction(box, returned, body | {"notes": "Other."}).revision == 2
+
+
+def test_correction_replaces_a_revision_held_for_a_refused_photo(tmp_path: Path) -> None:
+    photo_file = tmp_path / "blurred.jpg"
+    photo_file.write_bytes(b"\xff\xd8 blurred")
+    photo = describe_photo(photo_file)
+    body = attach_photos(visit(), [photo])
+    with Outbox(tmp_path / "kit.db") as box:
+        first = box.queue(body, [photo])
+        box.mark_acknowledged(first.seq, 201)
+        box.mark_photo_needs_attention(photo.id, 422, {"code": "too_small", "message": "…"})
+        assert box.entry(first.seq).state == "needs_attention"
+        # The reviewer returns the visit; the correction drops the refused photo.
+        returned = ReturnedVisit.from_feed(feed_item(body))
+        fixed = body | {"photos": [], "notes": "Photo dropped."}
+        entry = queue_correction(box, returned, fixed)
+        assert box.entry(first.seq).state == "superseded"
+        assert box.entry(first.seq).replaced_by == entry.seq
+        assert [e.seq for e in box.ready_to_push()] == [entry.seq]
 
 
 def test_cli_shows_a_returned_visit_and_its_correction_is_accepted(

@@ -166,8 +166,10 @@ def requeue(args: argparse.Namespace, ctx: Context) -> int:
     photos = [photo_arg(spec) for spec in args.photo]
     edited = read_json_object(args.file) if args.file is not None else None
     with Outbox(ctx.db) as outbox, Replica(ctx.db) as replica:
+        # A returned visit is corrected, unless its correction itself needs attention.
         waiting = outbox.entries([NEEDS_ATTENTION], visit_id=args.id)
-        if not waiting and replica.returned_visit(args.id) is not None:
+        corrections = [e for e in waiting if e.correction]
+        if not corrections and replica.returned_visit(args.id) is not None:
             return requeue_returned(outbox, replica, args.id, edited, photos, ctx)
         body = attach_photos(edited, photos) if edited is not None else None
         try:
