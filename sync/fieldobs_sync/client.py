@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
-from sync.errors import AuthError, HttpError, ProtocolError, TransientError, error_object
-from sync.retry import Backoff, is_retryable_status, parse_retry_after
+from fieldobs_sync.errors import AuthError, HttpError, ProtocolError, TransientError, error_object
+from fieldobs_sync.retry import Backoff, is_retryable_status, parse_retry_after
 
 API: Final = "/api/v1"
 MAX_BATCH: Final = 100

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urljoin
 
-from sync.client import API, ApiClient, Response
-from sync.errors import ProtocolError, TransientError, UploadRejected
+from fieldobs_sync.client import API, ApiClient, Response
+from fieldobs_sync.errors import ProtocolError, TransientError, UploadRejected
 
 TUS_VERSION: Final = "1.0.0"
 UPLOADS: Final = f"{API}/uploads"
@@ -171,65 +171,107 @@ class TusClient:
         # one turned out gone), so the caller can persist it for a resume after a crash.
         if length is None:
             length = len(source) if isinstance(source, bytes) else os.path.getsize(source)
-        remember = on_url or (lambda _url: None)
-        created = False
-        offset: int | None = None
-        if url is not None:
-            offset = self.offset(url)
-            if offset is None:
-                remember(None)
-        if url is None or offset is None:
-            url, offset, created = self.create(length, metadata), 0, True
-            remember(url)
-        if offset > length:
-            raise ProtocolError(f"HEAD {url}: offset {offset} beyond length {length}")
-        start, restarted = offset, False
-        bad_checksums = conflicts = 0
-        confirmed = False
+        state = self._begin(url, length, metadata, on_url or (lambda _url: None))
         with _reader(source) as read:
-            while not confirmed:
+            while not state.confirmed:
                 # At full length, an empty PATCH asks for the outcome: a HEAD alone cannot
                 # tell a kept photo from a refused one whose last answer was lost.
-                chunk = read(offset, min(self.chunk_size, length - offset))
-                if offset < length and not chunk:
+                chunk = read(state.offset, min(self.chunk_size, length - state.offset))
+                if state.offset < length and not chunk:
                     raise ProtocolError(f"{source!r} is shorter than {length} bytes")
-                resp = self._patch(url, offset, chunk)
+                resp = self._patch(state.url, state.offset, chunk)
                 if 200 <= resp.status < 300:
-                    new = _offset_of(resp)
-                    if not (offset < new <= length if chunk else new == length):
-                        raise ProtocolError(f"PATCH {url}: offset went {offset} -> {new}")
-                    offset, bad_checksums, conflicts = new, 0, 0
-                    confirmed = offset == length
-                    continue
-                status = resp.status
-                if status == 409:
-                    # Our offset is stale (a cut PATCH the server partly kept) or another
-                    # request still holds the upload: back off when it repeats, then HEAD.
-                    conflicts += 1
-                    if conflicts > self.max_conflicts:
-                        raise TransientError(f"PATCH {url}: offset keeps conflicting", status=409)
-                    if conflicts > 1 or _error_code(resp) == "upload_busy":
-                        backoff = self.api.backoff
-                        backoff.wait(backoff.delay(conflicts - 1, resp.header("retry-after")) or 0)
-                    found = self.offset(url)
-                    if found is not None:
-                        offset = found
-                        continue
-                    status = 404
-                if status == 460:
-                    # The chunk was damaged on the way: the server dropped it, send it again.
-                    bad_checksums += 1
-                    if bad_checksums > self.max_checksum_retries:
-                        raise TransientError(f"PATCH {url}: checksum keeps failing", status=460)
-                    continue
-                if status in GONE:
-                    if restarted:
-                        raise TransientError(f"PATCH {url}: upload vanished twice", status=status)
-                    # Expired or lost on the server: start over with a fresh upload.
-                    restarted = True
-                    remember(None)
-                    url, offset, start, created = self.create(length, metadata), 0, 0, True
-                    remember(url)
-                    continue
-                raise resp.raise_error()
-        return UploadResult(url=url, length=length, resumed_from=start, created=created)
+                    self._advance(state, resp, sent=len(chunk))
+                elif resp.status == 409:
+                    self._resync_after_conflict(state, resp)
+                elif resp.status == 460:
+                    self._count_bad_checksum(state)
+                elif resp.status in GONE:
+                    self._start_over(state, resp.status)
+                else:
+                    raise resp.raise_error()
+        return UploadResult(
+            url=state.url, length=length, resumed_from=state.start, created=state.created
+        )
+
+    # The steps of `upload`, one per kind of answer: each updates the upload's state.
+
+    def _begin(
+        self,
+        url: str | None,
+        length: int,
+        metadata: Mapping[str, str],
+        remember: Callable[[str | None], None],
+    ) -> _Upload:
+        """Resume a stored upload the server still has (HEAD), else create a new one."""
+        offset = self.offset(url) if url is not None else None
+        if url is not None and offset is None:
+            remember(None)
+        if url is None or offset is None:
+            url, offset = self.create(length, metadata), 0
+            remember(url)
+            state = _Upload(url, length, metadata, remember, offset=0, start=0, created=True)
+        else:
+            state = _Upload(url, length, metadata, remember, offset=offset, start=offset)
+        if offset > length:
+            raise ProtocolError(f"HEAD {url}: offset {offset} beyond length {length}")
+        return state
+
+    @staticmethod
+    def _advance(state: _Upload, resp: Response, *, sent: int) -> None:
+        """Take a 2xx: move to the server's offset; done once the full length is confirmed."""
+        new = _offset_of(resp)
+        moved = state.offset < new <= state.length if sent else new == state.length
+        if not moved:
+            raise ProtocolError(f"PATCH {state.url}: offset went {state.offset} -> {new}")
+        state.offset, state.bad_checksums, state.conflicts = new, 0, 0
+        state.confirmed = new == state.length
+
+    def _resync_after_conflict(self, state: _Upload, resp: Response) -> None:
+        """Take a 409: our offset is stale or the upload is busy; wait if needed, then HEAD."""
+        # A cut PATCH the server partly kept leaves our offset behind; another request (our
+        # own cut one) may still hold the upload. Back off when it repeats or is busy.
+        state.conflicts += 1
+        if state.conflicts > self.max_conflicts:
+            raise TransientError(f"PATCH {state.url}: offset keeps conflicting", status=409)
+        if state.conflicts > 1 or _error_code(resp) == "upload_busy":
+            backoff = self.api.backoff
+            backoff.wait(backoff.delay(state.conflicts - 1, resp.header("retry-after")) or 0)
+        found = self.offset(state.url)
+        if found is None:
+            self._start_over(state, 404)
+        else:
+            state.offset = found
+
+    def _count_bad_checksum(self, state: _Upload) -> None:
+        """Take a 460: the chunk was damaged on the way and dropped; send it again (a few times)."""
+        state.bad_checksums += 1
+        if state.bad_checksums > self.max_checksum_retries:
+            raise TransientError(f"PATCH {state.url}: checksum keeps failing", status=460)
+
+    def _start_over(self, state: _Upload, status: int) -> None:
+        """Take a 404/410: the upload expired or was lost; create a fresh one (once per call)."""
+        if state.restarted:
+            raise TransientError(f"PATCH {state.url}: upload vanished twice", status=status)
+        state.restarted = True
+        state.remember(None)
+        state.url, state.offset, state.start = self.create(state.length, state.metadata), 0, 0
+        state.created = True
+        state.remember(state.url)
+
+
+@dataclass
+class _Upload:
+    """Where one `upload` call stands: its URL, offset and what it has met so far."""
+
+    url: str
+    length: int
+    metadata: Mapping[str, str]
+    remember: Callable[[str | None], None]
+    offset: int
+    start: int
+    created: bool = False
+    restarted: bool = False
+    bad_checksums: int = 0
+    conflicts: int = 0
+    confirmed: bool = False

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from sync.client import MAX_BATCH, ApiClient, PushResult
-from sync.errors import AuthError, HttpError, ProtocolError, SyncError, TransientError
-from sync.outbox import Entry, Outbox, PhotoRecord
-from sync.photos import file_digest
-from sync.pull import PullReport, Replica, pull_changes
-from sync.tus import TusClient
+from fieldobs_sync.client import MAX_BATCH, ApiClient, PushResult
+from fieldobs_sync.errors import AuthError, HttpError, ProtocolError, SyncError, TransientError
+from fieldobs_sync.outbox import Entry, Outbox, PhotoRecord
+from fieldobs_sync.photos import file_digest
+from fieldobs_sync.pull import PullReport, Replica, pull_changes
+from fieldobs_sync.tus import TusClient
 
 
 @dataclass
@@ -19,8 +19,10 @@ class SyncReport:
     """What one sync run did, and what is left."""
 
     acknowledged: list[str] = field(default_factory=list)
-    # Answered 200 rather than 201: a replay of stored content, or an accepted correction.
+    # Answered 200 rather than 201: a replay of content already stored...
     replayed: list[str] = field(default_factory=list)
+    # ...or the next revision of a visit a reviewer returned, accepted as its correction.
+    corrected: list[str] = field(default_factory=list)
     needs_attention: list[str] = field(default_factory=list)
     photos_uploaded: list[str] = field(default_factory=list)
     photos_refused: list[str] = field(default_factory=list)
@@ -148,7 +150,13 @@ class Syncer:
         if result.outcome == "acknowledged":
             self.outbox.mark_acknowledged(entry.seq, result.status)
             report.acknowledged.append(entry.visit_id)
-            if result.status == 200:
+            if entry.correction:
+                # The server accepts a revision above the stored one only as a correction,
+                # and then takes the visit out of the returned feed: so does the replica.
+                report.corrected.append(entry.visit_id)
+                if self.replica is not None:
+                    self.replica.drop_returned(entry.visit_id)
+            elif result.status == 200:
                 report.replayed.append(entry.visit_id)
             return 0
         if result.outcome == "needs_attention":

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE entries (
@@ -27,7 +27,8 @@ CREATE TABLE entries (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     acknowledged_at REAL,
-    done_at REAL
+    done_at REAL,
+    correction INTEGER NOT NULL DEFAULT 0  -- 1: the next revision of a returned visit
 );
 -- One live entry per (visit, revision), superseded and discarded ones stay as history.
 CREATE UNIQUE INDEX entries_live ON entries(visit_id, revision)
@@ -73,7 +74,20 @@ CREATE TABLE checklists (
 );
 CREATE TABLE locations (id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE assignments (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE returned_visits (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE notifications (id TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
+
+# Upgrades of an existing file, by the version they start from.
+MIGRATIONS = {
+    1: """
+ALTER TABLE entries ADD COLUMN correction INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE returned_visits (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE notifications (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+-- Version 1 dropped the returned visits and reminders it was sent: pull everything again.
+DELETE FROM pull_state WHERE key = 'cursor';
+""",
+}
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -88,16 +102,24 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     with transaction(conn):
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
-            # Statements one by one: executescript() would commit the open transaction.
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            _run(conn, SCHEMA)
             version = SCHEMA_VERSION
+        while version in MIGRATIONS:
+            _run(conn, MIGRATIONS[version])
+            version += 1
+        conn.execute(f"PRAGMA user_version={version}")
     if version != SCHEMA_VERSION:
         conn.close()
         raise RuntimeError(f"{path}: schema version {version}, this kit knows {SCHEMA_VERSION}")
     return conn
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    """Run a script's statements inside the caller's transaction."""
+    # Statements one by one: executescript() would commit the open transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 @contextmanager

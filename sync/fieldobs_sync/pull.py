@@ -9,11 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync import db
-from sync.client import ApiClient
-from sync.errors import HttpError, ProtocolError
+from fieldobs_sync import db
+from fieldobs_sync.client import ApiClient
+from fieldobs_sync.errors import HttpError, ProtocolError
 
-_TABLES = ("checklists", "locations", "assignments")
+# Kept by id: the contract's locations and assignments, and what the shopper must act on —
+# visits a reviewer returned for correction (with the note) and reminders.
+_BY_ID = ("locations", "assignments", "returned_visits", "notifications")
+_TABLES = ("checklists", *_BY_ID)
 
 
 def _key(value: Any) -> str:
@@ -29,12 +32,18 @@ class PullReport:
     checklists: int = 0
     locations: int = 0
     assignments: int = 0
+    returned_visits: int = 0
+    notifications: int = 0
     deleted_locations: int = 0
     deleted_assignments: int = 0
+    deleted_returned_visits: int = 0
+    deleted_notifications: int = 0
     restarted: bool = False
     cursor: str | None = None
     server_time: str | None = None
     notes: list[str] = field(default_factory=list)
+    # The reminders this pull brought, to show the user at once.
+    reminders: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Replica:
@@ -94,13 +103,15 @@ class Replica:
                     (str(item["slug"]), int(item["version"]), json.dumps(item)),
                 )
                 report.checklists += 1
-            for table in ("locations", "assignments"):
+            for table in _BY_ID:
                 for item in self._items(page, table, ("id",)):
                     self._conn.execute(
                         f"INSERT OR REPLACE INTO {table} (id, body) VALUES (?, ?)",
                         (_key(item["id"]), json.dumps(item)),
                     )
                     setattr(report, table, getattr(report, table) + 1)
+                    if table == "notifications":
+                        report.reminders.append(item)
                 gone = deleted.get(table) or []
                 if not isinstance(gone, list):
                     raise ProtocolError(f"`deleted.{table}` must be a list of ids")
@@ -166,6 +177,28 @@ class Replica:
         """Return the assignments held."""
         return self._bodies("SELECT body FROM assignments ORDER BY id")
 
+    def returned_visits(self) -> list[dict[str, Any]]:
+        """Return the visits awaiting the shopper's correction, oldest return first."""
+        found = self._bodies("SELECT body FROM returned_visits")
+        return sorted(found, key=lambda v: (str(v.get("returned_at")), str(v.get("id"))))
+
+    def returned_visit(self, visit_id: str) -> dict[str, Any] | None:
+        """Return one visit awaiting correction, or None."""
+        found = self._bodies("SELECT body FROM returned_visits WHERE id = ?", (visit_id.lower(),))
+        return found[0] if found else None
+
+    def drop_returned(self, visit_id: str) -> None:
+        """Forget a returned visit once its correction was accepted (the server did too)."""
+        with self._lock, db.transaction(self._conn):
+            self._conn.execute("DELETE FROM returned_visits WHERE id = ?", (visit_id.lower(),))
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Return the reminders held, newest first."""
+        found = self._bodies("SELECT body FROM notifications")
+        return sorted(
+            found, key=lambda n: (str(n.get("created_at")), str(n.get("id"))), reverse=True
+        )
+
 
 def pull_changes(
     client: ApiClient, replica: Replica, *, limit: int | None = None, max_pages: int = 10_000
@@ -176,7 +209,9 @@ def pull_changes(
     # empty. A 400 means the kit sent garbage: it is raised, never papered over.
     total = PullReport()
     cursor = replica.cursor()
-    reset = False
+    # Without a cursor the server sends a snapshot (and no deletions): it replaces whatever
+    # is held, in the transaction of its first page.
+    reset = cursor is None
     while True:
         if total.pages >= max_pages:
             raise ProtocolError(f"more than {max_pages} pages of changes: the cursor is stuck")
@@ -201,8 +236,10 @@ def pull_changes(
 def _add(total: PullReport, page: PullReport) -> None:
     """Fold one page's report into the running total."""
     total.pages += 1
-    for name in ("checklists", "locations", "assignments"):
+    for name in _TABLES:
         setattr(total, name, getattr(total, name) + getattr(page, name))
-    total.deleted_locations += page.deleted_locations
-    total.deleted_assignments += page.deleted_assignments
+    for name in _BY_ID:
+        deleted = f"deleted_{name}"
+        setattr(total, deleted, getattr(total, deleted) + getattr(page, deleted))
+    total.reminders += page.reminders
     total.cursor, total.server_time = page.cursor, page.server_time

@@ -3,9 +3,10 @@
 # The kit speaks only the HTTP contract (see PROTOCOL.md). Its promise: a visit the server
 # acknowledged is never lost, and no visit is ever stored twice, whatever the network did.
 
-from sync.client import ApiClient, PushResult, Response
-from sync.engine import Syncer, SyncReport
-from sync.errors import (
+from fieldobs_sync.client import ApiClient, PushResult, Response
+from fieldobs_sync.corrections import ReturnedVisit, correction_body, queue_correction
+from fieldobs_sync.engine import Syncer, SyncReport
+from fieldobs_sync.errors import (
     AuthError,
     HttpError,
     OutboxError,
@@ -14,11 +15,11 @@ from sync.errors import (
     TransientError,
     UploadRejected,
 )
-from sync.outbox import Entry, Outbox, PhotoRecord
-from sync.photos import PhotoFile, attach_photos, describe_photo
-from sync.pull import PullReport, Replica, pull_changes
-from sync.retry import Backoff, RetryPolicy
-from sync.tus import TusClient, UploadResult
+from fieldobs_sync.outbox import Entry, Outbox, PhotoRecord
+from fieldobs_sync.photos import PhotoFile, attach_photos, describe_photo
+from fieldobs_sync.pull import PullReport, Replica, pull_changes
+from fieldobs_sync.retry import Backoff, RetryPolicy
+from fieldobs_sync.tus import TusClient, UploadResult
 
 __all__ = [
     "ApiClient",
@@ -36,6 +37,7 @@ __all__ = [
     "Replica",
     "Response",
     "RetryPolicy",
+    "ReturnedVisit",
     "SyncError",
     "SyncReport",
     "Syncer",
@@ -44,6 +46,8 @@ __all__ = [
     "UploadRejected",
     "UploadResult",
     "attach_photos",
+    "correction_body",
     "describe_photo",
     "pull_changes",
+    "queue_correction",
 ]
