@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from fieldobs_sync.cli import main
-from tests.sync_kit.fake_server import FakeHTTPServer, running_server
+from tests.helpers.sync_fake_server import FakeHTTPServer, running_server
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from fieldobs_sync.outbox import Outbox
 from fieldobs_sync.photos import PhotoFile, attach_photos, describe_photo
 from fieldobs_sync.pull import Replica
 from fieldobs_sync.tus import TusClient
-from tests.sync_kit.fake_server import FakeHTTPServer, Fault, fast_client, running_server
+from tests.helpers.sync_fake_server import FakeHTTPServer, Fault, fast_client, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 

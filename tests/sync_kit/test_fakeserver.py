@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from fieldobs_sync.client import ApiClient
-from tests.sync_kit.fake_server import State, running_server
+from tests.helpers.sync_fake_server import State, running_server
 
 
 def test_fake_server_applies_put_rules() -> None:

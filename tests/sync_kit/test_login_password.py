@@ -14,7 +14,7 @@ import pytest
 
 from fieldobs_sync.cli import main
 from fieldobs_sync.cli.login import PASSWORD_ENV
-from tests.sync_kit.fake_server import FakeHTTPServer, running_server
+from tests.helpers.sync_fake_server import FakeHTTPServer, running_server
 
 
 @pytest.fixture

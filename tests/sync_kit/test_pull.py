@@ -10,7 +10,7 @@ import pytest
 
 from fieldobs_sync.errors import HttpError, ProtocolError, TransientError
 from fieldobs_sync.pull import Replica, pull_changes
-from tests.sync_kit.fake_server import FakeHTTPServer, Fault, fast_client, running_server
+from tests.helpers.sync_fake_server import FakeHTTPServer, Fault, fast_client, running_server
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from fieldobs_sync.outbox import Outbox
 from fieldobs_sync.photos import attach_photos, describe_photo
 from fieldobs_sync.pull import Replica, pull_changes
 from fieldobs_sync.records import new_id
-from tests.sync_kit.fake_server import FakeHTTPServer, fast_client, running_server
+from tests.helpers.sync_fake_server import FakeHTTPServer, fast_client, running_server
 
 CHECKLIST = {"slug": "store", "version": 3}
 

@@ -12,7 +12,7 @@ import pytest
 
 from fieldobs_sync.errors import TransientError, UploadRejected
 from fieldobs_sync.tus import TusClient, checksum_header, encode_metadata
-from tests.sync_kit.fake_server import FakeHTTPServer, Fault, fast_client, running_server
+from tests.helpers.sync_fake_server import FakeHTTPServer, Fault, fast_client, running_server
 
 DATA = os.urandom(10_000)
 META = {"visit_id": "v1", "photo_id": "p1", "filename": "shelf.jpg", "filetype": "image/jpeg"}
