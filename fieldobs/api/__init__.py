@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
-from flask_smorest import Api
 
 from fieldobs.api import (
     assignments,
@@ -19,6 +18,7 @@ from fieldobs.api import (
     webhooks,
 )
 from fieldobs.api.errors import register_error_handlers
+from fieldobs.api.openapi import FieldobsApi, document_errors
 from fieldobs.api.security import check_access, public
 from fieldobs.stored_integers import StoredIdConverter
 
@@ -47,7 +47,7 @@ def init_app(app: Flask) -> None:
     # Before any route is added: <int:...> in URLs then matches only ids SQLite can store.
     app.url_map.converters["int"] = StoredIdConverter
     docs.init_app(app)
-    api = Api(
+    api = FieldobsApi(
         app,
         spec_kwargs={
             "info": {
@@ -64,6 +64,7 @@ def init_app(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", healthz)
+    document_errors(app, api)
     app.before_request(check_access)
     register_error_handlers(app)
     app.extensions["fieldobs.api"] = api

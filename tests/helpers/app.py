@@ -13,6 +13,7 @@ from werkzeug.test import TestResponse
 from fieldobs import create_app
 from fieldobs.extensions import SETTINGS_KEY
 from fieldobs.settings import Settings
+from tests.helpers.contract import check_response
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -61,7 +62,9 @@ class BufferedClient(FlaskClient):
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:  # type: ignore[override]
         """Send a request; the response body is read and its file closed before returning."""
         kwargs.setdefault("buffered", True)
-        return super().open(*args, **kwargs)
+        response = super().open(*args, **kwargs)
+        check_response(self.application, response)
+        return response
 
 
 def reconfigure(app: Flask, **overrides: Any) -> None:
