@@ -10,6 +10,7 @@ from fieldobs.api import (
     assignments,
     auth,
     checklists,
+    limits,
     orgs,
     review,
     scores,
@@ -18,7 +19,9 @@ from fieldobs.api import (
     webhooks,
 )
 from fieldobs.api.errors import register_error_handlers
-from fieldobs.api.security import check_access, public
+from fieldobs.api.json_body import check_json_body
+from fieldobs.api.security import check_access, public, secure_json_headers
+from fieldobs.extensions import settings_of
 from fieldobs.stored_integers import StoredIdConverter
 
 BLUEPRINTS = [
@@ -51,7 +54,7 @@ def init_app(app: Flask) -> None:
             "info": {
                 "description": "fieldobs: checklists, offline visit sync, photos and scores. "
                 "Errors always have the shape "
-                '{"error": {"code", "message", "fields"?}}.'
+                '{"error": {"code", "message", "fields"?}}. ' + limits.describe(settings_of(app))
             },
             "security": [{"bearerAuth": []}],
         },
@@ -62,6 +65,9 @@ def init_app(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", healthz)
+    limits.init_app(app)  # sizes first: an oversized body is refused before anything reads it
     app.before_request(check_access)
+    app.before_request(check_json_body)  # after access: strangers' bodies are not parsed
+    app.after_request(secure_json_headers)
     register_error_handlers(app)
     app.extensions["fieldobs.api"] = api
