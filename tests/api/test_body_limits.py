@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from fieldobs.api.json_body import PER_ITEM_ENDPOINTS
 from fieldobs.api.limits import ENDPOINT_LIMITS
 from tests.helpers.app import Org
 
@@ -129,8 +130,9 @@ def test_limits_follow_the_settings(data_dir: object) -> None:
     assert response.status_code == 413
 
 
-def test_every_limited_endpoint_exists(app: Flask) -> None:
+def test_every_endpoint_named_by_the_checks_exists(app: Flask) -> None:
     assert set(ENDPOINT_LIMITS) <= set(app.view_functions)
+    assert set(PER_ITEM_ENDPOINTS) <= set(app.view_functions)
 
 
 def test_openapi_documents_the_limits(client: FlaskClient) -> None:
