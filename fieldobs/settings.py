@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from fieldobs.operations.assignments import AssignmentPolicy
 from fieldobs.operations.webhooks import DeliverySettings
+from fieldobs.people.throttle import LoginPolicy
 from fieldobs.photos.service import PhotoSettings
 from fieldobs.storage.connection import SYNCHRONOUS_LEVELS
 from fieldobs.visits.service import PushPolicy
@@ -85,6 +86,22 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_BACKOFF_MAX_SECONDS": 6 * 3600,
     "WEBHOOK_BATCH": 100,
     "JSON_SORT_KEYS": False,
+    # Request bodies (fieldobs/api/limits.py): larger ones are refused with 413 before reading.
+    "MAX_JSON_BODY_BYTES": 64 * 1024,  # every JSON endpoint not listed below
+    "MAX_VISIT_BODY_BYTES": 1024 * 1024,  # PUT /visits/<id>
+    "MAX_BATCH_BODY_BYTES": 8 * 1024 * 1024,  # POST /sync/visits (up to SYNC_BATCH_MAX visits)
+    "MAX_IMPORT_BODY_BYTES": 4 * 1024 * 1024,  # CSV imports
+    # Failed sign-ins (fieldobs/people/throttle.py): this many are free, then each one doubles
+    # the wait (from BASE to MAX seconds); counts are forgotten after MEMORY quiet seconds.
+    "LOGIN_FREE_FAILURES_PER_USER": 5,
+    "LOGIN_FREE_FAILURES_PER_ADDRESS": 20,
+    "LOGIN_DELAY_BASE_SECONDS": 1,
+    "LOGIN_DELAY_MAX_SECONDS": 900,
+    "LOGIN_FAILURE_MEMORY_SECONDS": 86_400,
+    # Password checks (scrypt) at once per process; others wait, so requests keep their threads.
+    "LOGIN_HASH_CONCURRENCY": 1,
+    # Proxies in front that append to X-Forwarded-For; 0: the client is the socket's peer.
+    "TRUSTED_PROXIES": 0,
     # flask-smorest / OpenAPI
     "API_TITLE": "fieldobs",
     "API_VERSION": "v1",
@@ -181,6 +198,12 @@ class Settings:
     job_run_keep_days: float
     backup_keep: int
     assignment_remind_hours: float
+    max_json_body_bytes: int
+    max_visit_body_bytes: int
+    max_batch_body_bytes: int
+    max_import_body_bytes: int
+    trusted_proxies: int
+    login: LoginPolicy
     push: PushPolicy
     photos: PhotoSettings
     webhooks: DeliverySettings
@@ -223,6 +246,25 @@ class Settings:
             job_run_keep_days=_read(config, "JOB_RUN_KEEP_DAYS", NUMBER, "a number of days"),
             backup_keep=_read(config, "BACKUP_KEEP", INT, "a whole number"),
             assignment_remind_hours=_read(config, "ASSIGNMENT_REMIND_HOURS", NUMBER, "a number"),
+            max_json_body_bytes=_read(config, "MAX_JSON_BODY_BYTES", INT, "a number of bytes"),
+            max_visit_body_bytes=_read(config, "MAX_VISIT_BODY_BYTES", INT, "bytes"),
+            max_batch_body_bytes=_read(config, "MAX_BATCH_BODY_BYTES", INT, "bytes"),
+            max_import_body_bytes=_read(config, "MAX_IMPORT_BODY_BYTES", INT, "bytes"),
+            trusted_proxies=_read(config, "TRUSTED_PROXIES", INT, "a whole number"),
+            login=LoginPolicy(
+                free_failures_per_user=_read(
+                    config, "LOGIN_FREE_FAILURES_PER_USER", INT, "a whole number"
+                ),
+                free_failures_per_address=_read(
+                    config, "LOGIN_FREE_FAILURES_PER_ADDRESS", INT, "a whole number"
+                ),
+                base_delay=_read(config, "LOGIN_DELAY_BASE_SECONDS", NUMBER, "seconds"),
+                max_delay=_read(config, "LOGIN_DELAY_MAX_SECONDS", NUMBER, "seconds"),
+                memory=_read(config, "LOGIN_FAILURE_MEMORY_SECONDS", NUMBER, "seconds"),
+                hash_concurrency=max(
+                    1, _read(config, "LOGIN_HASH_CONCURRENCY", INT, "a whole number")
+                ),
+            ),
             push=PushPolicy(
                 future_tolerance=timedelta(
                     minutes=_read(config, "CLOCK_FUTURE_TOLERANCE_MINUTES", NUMBER, "a number")

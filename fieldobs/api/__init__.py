@@ -10,6 +10,7 @@ from fieldobs.api import (
     auth,
     checklists,
     docs,
+    limits,
     orgs,
     review,
     scores,
@@ -18,8 +19,10 @@ from fieldobs.api import (
     webhooks,
 )
 from fieldobs.api.errors import register_error_handlers
+from fieldobs.api.json_body import check_json_body
 from fieldobs.api.openapi import FieldobsApi, document_errors
-from fieldobs.api.security import check_access, public
+from fieldobs.api.security import check_access, public, secure_json_headers
+from fieldobs.extensions import settings_of
 from fieldobs.stored_integers import StoredIdConverter
 
 BLUEPRINTS = [
@@ -53,7 +56,7 @@ def init_app(app: Flask) -> None:
             "info": {
                 "description": "fieldobs: checklists, offline visit sync, photos and scores. "
                 "Errors always have the shape "
-                '{"error": {"code", "message", "fields"?}}.'
+                '{"error": {"code", "message", "fields"?}}. ' + limits.describe(settings_of(app))
             },
             "security": [{"bearerAuth": []}],
         },
@@ -65,6 +68,9 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", healthz)
     document_errors(app, api)
+    limits.init_app(app)  # sizes first: an oversized body is refused before anything reads it
     app.before_request(check_access)
+    app.before_request(check_json_body)  # after access: strangers' bodies are not parsed
+    app.after_request(secure_json_headers)
     register_error_handlers(app)
     app.extensions["fieldobs.api"] = api

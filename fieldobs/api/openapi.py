@@ -16,7 +16,11 @@ from fieldobs.api.security import PUBLIC, declared_roles
 RULE_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 WRITES = {"post", "put", "patch"}
 # tus answers 412 to a client of another protocol version, and 410 for an expired upload.
-EXTRA_ERRORS = {"/api/v1/uploads": [412], "/api/v1/uploads/{upload_id}": [410, 412]}
+EXTRA_ERRORS = {
+    "/api/v1/uploads": [412],
+    "/api/v1/uploads/{upload_id}": [410, 412],
+    "/api/v1/auth/token": [429],  # failed sign-ins are throttled
+}
 
 
 class ErrorBodySchema(Schema):
@@ -67,6 +71,8 @@ def possible_errors(
         statuses.append(409)
     if takes_body:
         statuses += [413, 415]
+    if method in WRITES or method == "delete":
+        statuses.append(507)  # the disk is full: try again later (Retry-After)
     return statuses
 
 

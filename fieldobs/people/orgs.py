@@ -83,6 +83,15 @@ def create_location(db: Database, data: dict[str, Any]) -> dict[str, Any]:
     with transaction(db):
         if problems := _location_problems(db, data):
             raise Invalid("The location is invalid.", fields=problems)
+        ref = data.get("external_ref")
+        if (
+            ref is not None
+            and db.execute("SELECT 1 FROM locations WHERE external_ref = ?", [ref]).fetchone()
+        ):
+            raise Conflict(
+                "A location with that external_ref exists.",
+                fields={"external_ref": ["already used by another location"]},
+            )
         location_id = _insert_location(db, data)
     return get_location(db, location_id)
 
