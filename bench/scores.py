@@ -42,16 +42,15 @@ from typing import Any
 from fieldobs import create_app
 from fieldobs.db import get_db
 from fieldobs.people.scope import Principal, Role
-from fieldobs.scores.reports import (
-    TREND_PERIODS,
+from fieldobs.scores.contribution import TREND_PERIODS
+from fieldobs.scores.periods import period_start, shift_period
+from fieldobs.scores.ranking import (
     WITHIN_LOOKBACK,
     figures_from_cells,
     rank_locations,
-    series_of,
-    series_query,
     trend_window,
 )
-from fieldobs.scores.rollups import period_start, shift_period
+from fieldobs.scores.series import series_of, series_query
 from fieldobs.scoring.engine import score_visit
 from fieldobs.scoring.stats import Moments, mean_interval
 

@@ -1,9 +1,9 @@
 """Scores over time: series, fair rankings, priorities, the walk-through gap, calibration.
 
-The statistics are described in fieldobs/scores.py. Responses are built from the rollups and
-returned as JSON directly; the schemas below document them. Series and rankings are kept
-encoded in a cache keyed on the data version (ResponseCache), after the caller's scope has been
-checked, and carry an ETag: asked again with If-None-Match, an unchanged answer is a 304.
+The statistics are described in the modules of fieldobs/scores/. Responses are built from the
+rollups and returned as JSON directly; the schemas below document them. Series and rankings are
+kept encoded in a cache keyed on the data version (ResponseCache), after the caller's scope has
+been checked, and carry an ETag: asked again with If-None-Match, an unchanged answer is a 304.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
 from fieldobs.extensions import current_settings
 from fieldobs.people.scope import Role
-from fieldobs.scores.reports import (
+from fieldobs.scores import (
+    KINDS,
     RANKED_KIND,
     area_priorities,
     area_ranking,
@@ -35,7 +36,6 @@ from fieldobs.scores.reports import (
     series_of,
     series_query,
 )
-from fieldobs.scores.rollups import KINDS
 from fieldobs.stored_integers import StoredInteger
 
 blp = Blueprint(
@@ -245,7 +245,7 @@ class CalibrationSchema(Schema):
 class ResponseCache:
     """Keep the latest JSON bodies of reads, keyed by everything they depend on, with ETags.
 
-    Every key ends with the data version (fieldobs.scores.data_version: bumped by every change
+    Every key ends with the data version (fieldobs.scores.cache.data_version: bumped by every change
     to the rollups, to locations and to areas), so a stale body is never served. A body is the
     same for every caller allowed to see it: views check the caller's scope first, then ask.
     Each body carries a strong ETag (a hash of its bytes); If-None-Match with it gets a 304.
