@@ -14,7 +14,6 @@ PERIOD_PATTERNS = {
     "week": re.compile(r"^(\d{4})-W(\d{2})$"),
     "month": re.compile(r"^(\d{4})-(\d{2})$"),
 }
-GRAINS = ("week", "month")
 PERIOD_EXAMPLES = {"week": "2026-W07", "month": "2026-02"}
 DEFAULT_SPAN = {"week": 26, "month": 12}
 MAX_SPAN = {"week": 520, "month": 120}

@@ -20,7 +20,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from fieldobs.errors import Invalid
 from fieldobs.people.scope import Principal
@@ -34,8 +34,8 @@ from fieldobs.scoring.stats import (
     TrendSums,
     classify_trends,
     estimate_shrinkage,
+    mean_interval,
     slope_from_sums,
-    t_critical,
 )
 from fieldobs.storage.connection import Database, rows
 
@@ -44,12 +44,50 @@ WITHIN_LOOKBACK = 12
 # Below this many areas a ranking looks its locations up one by one; above, it reads the month.
 AREA_LOOKUPS = 8
 
-# A location's ranking figures, as trend_rollups stores them: the trend window's sums
-# (count, periods, sx, sxx, sy, sxy, syy), then n, total and total_sq of the month ranked and
-# of the month before.
-Figures = tuple[float, ...]
-_NOW, _BEFORE = 7, 10
-_NO_FIGURES: Figures = (0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0, 0.0, 0.0)
+
+class Figures(NamedTuple):
+    """A location's ranking figures, in the column order of its trend_rollups row."""
+
+    # A named tuple: a ranking reads one per location, straight from a row.
+    window_n: int = 0  # the trend window's sums (see fieldobs.scoring.stats.TrendSums)
+    window_periods: int = 0
+    sx: float = 0.0
+    sxx: float = 0.0
+    sy: float = 0.0
+    sxy: float = 0.0
+    syy: float = 0.0
+    last_n: int = 0  # the month ranked
+    last_total: float = 0.0
+    last_total_sq: float = 0.0
+    prev_n: int = 0  # the month before
+    prev_total: float = 0.0
+    prev_total_sq: float = 0.0
+
+    @property
+    def trend(self) -> TrendSums:
+        """Return the trend window's sums."""
+        return TrendSums(
+            int(self.window_n),
+            int(self.window_periods),
+            self.sx,
+            self.sxx,
+            self.sy,
+            self.sxy,
+            self.syy,
+        )
+
+    @property
+    def last(self) -> Moments:
+        """Return the moments of the month ranked."""
+        return Moments(int(self.last_n), self.last_total, self.last_total_sq)
+
+    @property
+    def prev(self) -> Moments:
+        """Return the moments of the month before."""
+        return Moments(int(self.prev_n), self.prev_total, self.prev_total_sq)
+
+
+NO_FIGURES = Figures()
 # (location ids, period) -> within-location sum of squares and df over a longer window
 WithinFallback = Callable[[Sequence[int], str], tuple[float, int]]
 
@@ -63,7 +101,7 @@ def figures_from_cells(
     for location_id, own in cells.items():
         sums = TrendSums.of([(float(x), own.get(p, empty)) for x, p in enumerate(window)])
         now, before = own.get(window[-1], empty), own.get(window[-2], empty)
-        found[location_id] = (
+        found[location_id] = Figures(
             sums.count, sums.periods, sums.sx, sums.sxx, sums.sy, sums.sxy, sums.syy,
             now.n, now.total, now.total_sq, before.n, before.total, before.total_sq,
         )  # fmt: skip
@@ -90,18 +128,17 @@ def _within_fallback(
 
 
 def _area_shrinkage(
-    members: Sequence[tuple[dict[str, Any], Figures]],
-    offset: int,
+    location_ids: Sequence[int],
+    moments: Sequence[Moments],
     period: str,
     fallback: WithinFallback,
 ) -> Shrinkage | None:
-    """Estimate an area's shrinkage for the month at `offset` in the figures."""
-    moments = [Moments(int(f[offset]), f[offset + 1], f[offset + 2]) for _, f in members]
+    """Estimate an area's shrinkage for one month from its locations' moments."""
     found = estimate_shrinkage(moments, min_within_df=MIN_WITHIN_DF)
     if found is None or found.within_df >= MIN_WITHIN_DF:
         return found
     # Too few degrees of freedom within this month: sigma^2 from the area's longer window.
-    longer = fallback([location["id"] for location, _ in members], period)
+    longer = fallback(location_ids, period)
     return estimate_shrinkage(moments, fallback_within=longer, min_within_df=MIN_WITHIN_DF)
 
 
@@ -165,23 +202,22 @@ def rank_locations(
     """
     by_area: dict[int, list[tuple[dict[str, Any], Figures]]] = defaultdict(list)
     for location in locations:
-        by_area[location["area_id"]].append((location, figures.get(location["id"], _NO_FIGURES)))
+        by_area[location["area_id"]].append((location, figures.get(location["id"], NO_FIGURES)))
     entries: list[dict[str, Any]] = []
     summaries = []
-    critical: dict[int, float] = {}
     for area in areas:
         members = by_area.get(area["id"], [])
-        now = _area_shrinkage(members, _NOW, at, fallback) if members else None
-        before = _area_shrinkage(members, _BEFORE, previous, fallback) if members else None
+        now = before = None
+        if members:
+            ids = [location["id"] for location, _ in members]
+            now = _area_shrinkage(ids, [f.last for _, f in members], at, fallback)
+            before = _area_shrinkage(ids, [f.prev for _, f in members], previous, fallback)
         summaries.append(_area_summary(area, now))
         weighting_now, weighting_before = _weighting(now), _weighting(before)
-        tests = [
-            slope_from_sums(TrendSums(int(f[0]), int(f[1]), f[2], f[3], f[4], f[5], f[6]))
-            for _, f in members
-        ]
+        tests = [slope_from_sums(f.trend) for _, f in members]
         calls = classify_trends(tests)
         for (location, f), test, call in zip(members, tests, calls, strict=True):
-            n, total, total_sq = f[_NOW], f[_NOW + 1], f[_NOW + 2]
+            n, total = f.last_n, f.last_total
             mean: float | None = None
             adjusted: float | None = None
             low: float | None = None
@@ -191,15 +227,9 @@ def rank_locations(
             if n > 0:
                 mean = total / n
                 adjusted, weight = _adjusted(n, total, weighting_now)
-                if n >= 2:
-                    df = int(n) - 1
-                    if df not in critical:
-                        critical[df] = t_critical(df)
-                    spread = max(0.0, total_sq - total * total / n) / df
-                    half = critical[df] * math.sqrt(spread / n)
-                    low, high = round(max(0.0, mean - half), 1), round(min(100.0, mean + half), 1)
-                if f[_BEFORE] > 0:
-                    earlier, _ = _adjusted(f[_BEFORE], f[_BEFORE + 1], weighting_before)
+                low, high = mean_interval(f.last)
+                if f.prev_n > 0:
+                    earlier, _ = _adjusted(f.prev_n, f.prev_total, weighting_before)
                     delta = round(adjusted - earlier, 1)
                 mean, adjusted, weight = round(mean, 1), round(adjusted, 1), round(weight, 2)
             entries.append(
@@ -209,8 +239,8 @@ def rank_locations(
                     "area_id": location["area_id"],
                     "n": int(n),
                     "mean": mean,
-                    "low": low,
-                    "high": high,
+                    "low": rounded(low),
+                    "high": rounded(high),
                     "adjusted": adjusted,
                     "weight": weight,
                     "rank": None,
@@ -258,7 +288,7 @@ def _ranking(
         scope += " (SELECT value FROM json_each(?)))"
         params = [area_ids]
     figures: dict[int, Figures] = {
-        row[0]: row[1:]
+        row[0]: Figures._make(row[1:])
         for row in db.execute(
             "SELECT location_id, count, periods, sx, sxx, sy, sxy, syy, last_n, last_total,"
             " last_total_sq, prev_n, prev_total, prev_total_sq FROM trend_rollups"

@@ -102,12 +102,6 @@ def t_two_sided_p(t: float, df: float) -> float:
     return betainc(df / 2.0, 0.5, df / (df + t * t))
 
 
-def t_cdf(t: float, df: float) -> float:
-    """Return P(T <= t) for Student's t with df degrees of freedom."""
-    tail = t_two_sided_p(t, df) / 2.0
-    return 1.0 - tail if t > 0 else tail
-
-
 @lru_cache(maxsize=4096)
 def t_quantile(p: float, df: float) -> float:
     """Return t such that P(T <= t) = p (cached).
