@@ -145,7 +145,29 @@ class RankedLocationSchema(Schema):
     weight = fields.Float(
         metadata={"description": "Share of adjusted from the location's own visits"}
     )
-    rank = StoredInteger(allow_none=True)
+    rank = StoredInteger(
+        allow_none=True,
+        metadata={
+            "description": "Position by adjusted; 1 for every location tied for the top;"
+            " null when unranked"
+        },
+    )
+    rank_low = StoredInteger(
+        allow_none=True,
+        metadata={"description": "90 % interval of the rank under the posterior: best end"},
+    )
+    rank_high = StoredInteger(allow_none=True, metadata={"description": "... and worst end"})
+    tied_for_top = fields.Boolean(
+        metadata={"description": "Its rank range reaches 1: cannot be told apart from the top"}
+    )
+    unranked = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(["not_enough_visits", "no_visits"]),
+        metadata={
+            "description": "Why there is no rank: not_enough_visits (fewer than min_visits"
+            " this month) or no_visits; null when ranked"
+        },
+    )
     delta = fields.Float(allow_none=True, metadata={"description": "adjusted minus last period's"})
     trend = fields.String(allow_none=True, metadata={"description": "improving|declining|steady"})
     slope = fields.Float(allow_none=True, metadata={"description": "Points per period, 6 periods"})
@@ -166,6 +188,7 @@ class AreaRankingSchema(Schema):
     period = fields.String()
     grain = fields.String()
     level = fields.Float()
+    min_visits = StoredInteger(metadata={"description": "Visits a location needs to be ranked"})
     area = fields.Nested(AreaSummarySchema)
     locations = fields.List(fields.Nested(RankedLocationSchema))
 
@@ -174,6 +197,7 @@ class OverallRankingSchema(Schema):
     period = fields.String()
     grain = fields.String()
     level = fields.Float()
+    min_visits = StoredInteger(metadata={"description": "Visits a location needs to be ranked"})
     areas = fields.List(fields.Nested(AreaSummarySchema))
     locations = fields.List(fields.Nested(RankedLocationSchema))
 
@@ -313,7 +337,8 @@ def _ranking_key(query: dict[str, Any], *scope: Any) -> tuple[Any, ...]:
     grain = query.get("period", "month")
     areas = None if principal.area_ids is None else tuple(sorted(principal.area_ids))
     at = resolve_at(grain, query.get("at"))
-    return _versioned("ranking", grain, at, areas, *scope)
+    min_visits = current_settings().ranking_min_visits
+    return _versioned("ranking", grain, at, min_visits, areas, *scope)
 
 
 def _rename(query: dict[str, Any]) -> dict[str, Any]:
@@ -347,7 +372,11 @@ def get_area_ranking(query: dict[str, Any], area_id: int) -> Response:
     principal = current_principal()
     principal.require_area(area_id)
     key = _ranking_key(query, "area", area_id)
-    return RANKINGS.get(key, lambda: area_ranking(get_db(), principal, area_id, **_rename(query)))
+    least = current_settings().ranking_min_visits
+    return RANKINGS.get(
+        key,
+        lambda: area_ranking(get_db(), principal, area_id, min_visits=least, **_rename(query)),
+    )
 
 
 @blp.route("/ranking", methods=["GET"])
@@ -358,8 +387,10 @@ def get_area_ranking(query: dict[str, Any], area_id: int) -> Response:
 def get_overall_ranking(query: dict[str, Any]) -> Response:
     """Rank every location in the caller's areas (each shrunk toward its own area)."""
     key = _ranking_key(query, "all")
+    least = current_settings().ranking_min_visits
     return RANKINGS.get(
-        key, lambda: overall_ranking(get_db(), current_principal(), **_rename(query))
+        key,
+        lambda: overall_ranking(get_db(), current_principal(), min_visits=least, **_rename(query)),
     )
 
 

@@ -8,6 +8,12 @@ freedom within, sigma^2 comes from the area's last 12 months. tau^2 <= 0 (the lo
 no more than chance would make them) shrinks every location to the area mean. Rankings are
 monthly and of mystery shops only.
 
+Rank ranges (fieldobs.scores.rank_ranges): each ranked location also gets the 90 % interval of
+its rank under the posterior, from a seeded simulation. The table is ordered by `adjusted` (the
+posterior mean); every location whose range reaches 1 (and every one above it) is tied for the
+top. A location with fewer than `min_visits` visits in the month is listed, without a rank, as
+not having enough visits.
+
 Trend: the least-squares slope of the visit scores over the last 6 months; improving or
 declining only when Benjamini-Hochberg at a 10 % false discovery rate over the area's locations
 keeps it (alone: the one-sided t test at 5 %), steady otherwise, null with fewer than 3 periods
@@ -27,6 +33,7 @@ from fieldobs.people.scope import Principal
 from fieldobs.scores.common import area_in_scope, json_ids, rounded
 from fieldobs.scores.contribution import RANKED_KIND, TREND_PERIODS
 from fieldobs.scores.periods import resolve_at, shift_period
+from fieldobs.scores.rank_ranges import rank_ranges
 from fieldobs.scoring.stats import (
     LEVEL,
     Moments,
@@ -43,6 +50,10 @@ MIN_WITHIN_DF = 10
 WITHIN_LOOKBACK = 12
 # Below this many areas a ranking looks its locations up one by one; above, it reads the month.
 AREA_LOOKUPS = 8
+# Fewer visits than this in the month: listed, but "not enough visits" to rank (see settings).
+DEFAULT_MIN_VISITS = 3
+NOT_ENOUGH_VISITS = "not_enough_visits"
+NO_VISITS = "no_visits"
 
 
 class Figures(NamedTuple):
@@ -180,10 +191,19 @@ def _weighting(shrinkage: Shrinkage | None) -> tuple[float, float, float]:
 
 
 def _adjusted(n: float, total: float, weighting: tuple[float, float, float]) -> tuple[float, float]:
-    """Return a location's shrunk mean and its own weight (see fieldobs.stats.Shrinkage)."""
+    """Return a location's shrunk mean and its own weight (see fieldobs.scoring.stats.Shrinkage)."""
     grand, between, within = weighting
     weight = between / (between + within / n) if between > 0 else 0.0
     return weight * (total / n) + (1.0 - weight) * grand, weight
+
+
+def _posterior_sd(n: float, weight: float, weighting: tuple[float, float, float]) -> float:
+    """Return the standard deviation of a location's true level given its n visits.
+
+    The posterior variance is w sigma^2 / n (= 1 / (1 / tau^2 + n / sigma^2)); zero when the
+    location is given the area mean outright (w = 0).
+    """
+    return math.sqrt(weight * weighting[2] / n)
 
 
 def rank_locations(
@@ -193,10 +213,12 @@ def rank_locations(
     at: str,
     previous: str,
     fallback: WithinFallback,
+    min_visits: int = DEFAULT_MIN_VISITS,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rank locations from their figures; return the table and the area summaries.
 
     Each location is shrunk toward its own area's mean and its trend judged among its area's.
+    Locations with fewer than `min_visits` visits in the month are listed without a rank.
     Written as one plain loop, each row's dict built once: an all-areas table has thousands
     of rows, and a first (uncached) request pays for every step of it.
     """
@@ -204,6 +226,7 @@ def rank_locations(
     for location in locations:
         by_area[location["area_id"]].append((location, figures.get(location["id"], NO_FIGURES)))
     entries: list[dict[str, Any]] = []
+    posteriors: dict[int, tuple[float, float]] = {}
     summaries = []
     for area in areas:
         members = by_area.get(area["id"], [])
@@ -227,6 +250,7 @@ def rank_locations(
             if n > 0:
                 mean = total / n
                 adjusted, weight = _adjusted(n, total, weighting_now)
+                posteriors[location["id"]] = (adjusted, _posterior_sd(n, weight, weighting_now))
                 low, high = mean_interval(f.last)
                 if f.prev_n > 0:
                     earlier, _ = _adjusted(f.prev_n, f.prev_total, weighting_before)
@@ -244,31 +268,58 @@ def rank_locations(
                     "adjusted": adjusted,
                     "weight": weight,
                     "rank": None,
+                    "rank_low": None,
+                    "rank_high": None,
+                    "tied_for_top": False,
+                    "unranked": None,
                     "delta": delta,
                     "trend": call,
                     "slope": None if test is None else round(test.slope, 2),
                 }
             )
-    return _table(entries), summaries
+    return _table(entries, posteriors, min_visits), summaries
 
 
-def _table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rank by adjusted score (rounded to the tenth shown: equal when equal); unranked last."""
-    ranked = [e for e in entries if e["adjusted"] is not None]
-    ranked.sort(key=lambda e: (-e["adjusted"], -e["n"], e["name"], e["location_id"]))
-    rank, previous_value = 0, None
-    for position, entry in enumerate(ranked, start=1):
+def _by_adjusted(entry: dict[str, Any]) -> tuple[Any, ...]:
+    return (-entry["adjusted"], -entry["n"], entry["name"], entry["location_id"])
+
+
+def _table(
+    entries: list[dict[str, Any]], posteriors: Mapping[int, tuple[float, float]], min_visits: int
+) -> list[dict[str, Any]]:
+    """Order by adjusted score and rank, with rank ranges; the unranked follow.
+
+    A rank is the position by adjusted score (rounded to the tenth shown: equal when equal),
+    except that every location whose rank range reaches 1, and every one listed above such a
+    location, is tied for the top (rank 1) when more than one is.
+    """
+    ranked = [e for e in entries if e["adjusted"] is not None and e["n"] >= min_visits]
+    ranked.sort(key=_by_adjusted)
+    ranges = rank_ranges([posteriors[e["location_id"]] for e in ranked])
+    rank, previous_value, top = 0, None, 0
+    for position, (entry, (low, high)) in enumerate(zip(ranked, ranges, strict=True), start=1):
         if entry["adjusted"] != previous_value:
             rank, previous_value = position, entry["adjusted"]
-        entry["rank"] = rank
-    unranked = sorted(
+        entry["rank"], entry["rank_low"], entry["rank_high"] = rank, low, high
+        if low == 1:
+            top = position
+    if top > 1:
+        for entry in ranked[:top]:
+            entry["rank"], entry["tied_for_top"] = 1, True
+    few = [e for e in entries if e["adjusted"] is not None and e["n"] < min_visits]
+    few.sort(key=_by_adjusted)
+    for entry in few:
+        entry["unranked"] = NOT_ENOUGH_VISITS
+    none = sorted(
         (e for e in entries if e["adjusted"] is None), key=lambda e: (e["name"], e["location_id"])
     )
-    return ranked + unranked
+    for entry in none:
+        entry["unranked"] = NO_VISITS
+    return ranked + few + none
 
 
 def _ranking(
-    db: Database, areas: Sequence[dict[str, Any]], grain: str, at: str
+    db: Database, areas: Sequence[dict[str, Any]], grain: str, at: str, min_visits: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Read the areas' locations and their one trend_rollups row each, and rank them."""
     if grain != "month":
@@ -300,7 +351,7 @@ def _ranking(
     def fallback(location_ids: Sequence[int], period: str) -> tuple[float, int]:
         return _within_fallback(db, location_ids, grain, period)
 
-    return rank_locations(areas, locations, figures, at, window[-2], fallback)
+    return rank_locations(areas, locations, figures, at, window[-2], fallback, min_visits)
 
 
 def area_ranking(
@@ -311,16 +362,18 @@ def area_ranking(
     grain: str = "month",
     at: str | None = None,
     now: datetime | None = None,
+    min_visits: int = DEFAULT_MIN_VISITS,
 ) -> dict[str, Any]:
     """Rank an area's locations by their shrunk (adjusted) mystery-shop score for a period."""
     area = area_in_scope(db, principal, area_id)
     period = resolve_at(grain, at, now)
-    table, summaries = _ranking(db, [area], grain, period)
+    table, summaries = _ranking(db, [area], grain, period, min_visits)
     return {
         "area_id": area_id,
         "period": period,
         "grain": grain,
         "level": LEVEL,
+        "min_visits": min_visits,
         "area": summaries[0],
         "locations": table,
     }
@@ -333,16 +386,18 @@ def overall_ranking(
     grain: str = "month",
     at: str | None = None,
     now: datetime | None = None,
+    min_visits: int = DEFAULT_MIN_VISITS,
 ) -> dict[str, Any]:
     """Rank every location in the caller's areas; each is shrunk toward its own area's mean."""
     clause, params = principal.area_clause("id")
     areas = rows(db.execute(f"SELECT id, name FROM areas WHERE {clause} ORDER BY name", params))
     period = resolve_at(grain, at, now)
-    table, summaries = _ranking(db, areas, grain, period)
+    table, summaries = _ranking(db, areas, grain, period, min_visits)
     return {
         "period": period,
         "grain": grain,
         "level": LEVEL,
+        "min_visits": min_visits,
         "areas": summaries,
         "locations": table,
     }

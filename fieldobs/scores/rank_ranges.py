@@ -1,0 +1,80 @@
+"""Rank ranges: how sure a ranking is, from each location's posterior, by a seeded simulation.
+
+Under the ranking's empirical-Bayes model a location's true level, given its visits, is normal
+with mean `adjusted` and variance w sigma^2 / n = tau^2 sigma^2 / (n tau^2 + sigma^2) (zero when
+tau^2 <= 0: every location is then at the area mean). The levels of all the locations ranked
+are drawn together many times; each draw is ranked (1 = best, equal levels share the better
+rank), and a location's rank range is the central 90 % of its ranks over the draws. The draws
+come from fixed, seeded standard normal deviates, so the same data always give the same ranges
+(and the same ETags). The plug-in model leaves out the uncertainty of sigma^2 and tau^2; that
+of the area mean moves every location of an area together and changes no rank within it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from array import array
+from collections.abc import Sequence
+from functools import lru_cache
+
+from fieldobs.scoring.stats import LEVEL
+
+MAX_DRAWS = 1000
+MIN_DRAWS = 200
+# Draws x locations per table: an area's table gets MAX_DRAWS; a table of thousands of
+# locations (every area at once) gets fewer, so its first, uncached answer stays quick.
+DRAW_BUDGET = 200_000
+SEED = 20_260_612
+
+
+def draws_for(count: int) -> int:
+    """Return how many joint draws a table of `count` locations is ranked over."""
+    return max(MIN_DRAWS, min(MAX_DRAWS, DRAW_BUDGET // max(1, count)))
+
+
+@lru_cache(maxsize=8192)
+def deviates(position: int) -> array[float]:
+    """Return the MAX_DRAWS standard normal deviates of the location at `position` in a table."""
+    rng = random.Random(SEED + position)
+    return array("d", (rng.gauss(0.0, 1.0) for _ in range(MAX_DRAWS)))
+
+
+def _percentile_index(share: float, draws: int) -> int:
+    """Return the index of the `share` quantile in `draws` sorted values (the lower one)."""
+    return max(0, math.ceil(share * draws - 1e-9) - 1)
+
+
+def rank_ranges(
+    posteriors: Sequence[tuple[float, float]], level: float = LEVEL
+) -> list[tuple[int, int]]:
+    """Return each location's `level` rank range from its posterior (mean, standard deviation).
+
+    The locations come in the order they are listed (best first): a location's deviates are
+    those of its position, which keeps the answer a function of the data alone.
+    """
+    count = len(posteriors)
+    if count == 0:
+        return []
+    draws = draws_for(count)
+    columns = [
+        [mean + sd * z for z in deviates(position)[:draws]] if sd > 0 else [mean] * draws
+        for position, (mean, sd) in enumerate(posteriors)
+    ]
+    ranks = [array("l") for _ in range(count)]
+    positions = range(count)
+    for levels in zip(*columns, strict=True):
+        order = sorted(positions, key=levels.__getitem__, reverse=True)
+        rank, previous = 0, math.nan
+        for place, index in enumerate(order, start=1):
+            value = levels[index]
+            if value != previous:
+                rank, previous = place, value
+            ranks[index].append(rank)
+    tail = (1.0 - level) / 2.0
+    low, high = _percentile_index(tail, draws), _percentile_index(1.0 - tail, draws)
+    found = []
+    for own in ranks:
+        ordered = sorted(own)
+        found.append((ordered[low], ordered[high]))
+    return found
