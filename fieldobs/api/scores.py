@@ -253,16 +253,31 @@ class ObserverSchema(Schema):
     name = fields.String()
     n = StoredInteger()
     cells = StoredInteger()
-    deviation = fields.Float(allow_none=True)
-    low = fields.Float(allow_none=True)
+    deviation = fields.Float(
+        allow_none=True,
+        metadata={"description": "Mean of its cells' deviations from the other observers"},
+    )
+    low = fields.Float(allow_none=True, metadata={"description": "90 % interval; null < 2 cells"})
     high = fields.Float(allow_none=True)
-    tendency = fields.String(allow_none=True)
+    p_value = fields.Float(
+        allow_none=True, metadata={"description": "Two-sided t test of no deviation, uncorrected"}
+    )
+    tendency = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "lenient|harsh|in_line, lenient or harsh only when kept at the false"
+            " discovery rate over all observers compared; null below 2 cells"
+        },
+    )
 
 
 class CalibrationSchema(Schema):
     kind = fields.String()
     period = fields.String()
     level = fields.Float()
+    false_discovery_rate = fields.Float(
+        metadata={"description": "Of the lenient and harsh labels, the share allowed false"}
+    )
     observers = fields.List(fields.Nested(ObserverSchema))
 
 

@@ -24,7 +24,7 @@ MAX_DRAWS = 1000
 MIN_DRAWS = 200
 # Draws x locations per table: an area's table gets MAX_DRAWS; a table of thousands of
 # locations (every area at once) gets fewer, so its first, uncached answer stays quick.
-DRAW_BUDGET = 200_000
+DRAW_BUDGET = 100_000
 SEED = 20_260_612
 
 

@@ -305,9 +305,17 @@ def slope_from_sums(sums: TrendSums, min_periods: int = 3) -> SlopeTest | None:
     return SlopeTest(slope, math.sqrt(residual / df / sxx), df)
 
 
-def benjamini_hochberg(pvalues: Sequence[float], q: float) -> list[bool]:
-    """Return which p-values are discoveries at false discovery rate q."""
+def benjamini_hochberg(
+    pvalues: Sequence[float], q: float, *, dependent: bool = False
+) -> list[bool]:
+    """Return which p-values are discoveries at false discovery rate q.
+
+    With `dependent`, the Benjamini-Yekutieli step-up (q divided by 1 + 1/2 + ... + 1/m),
+    which holds the rate under any dependence between the tests, not only independence.
+    """
     m = len(pvalues)
+    if dependent and m > 0:
+        q /= math.fsum(1.0 / i for i in range(1, m + 1))
     order = sorted(range(m), key=lambda i: pvalues[i])
     cutoff = 0
     for rank, index in enumerate(order, start=1):

@@ -174,6 +174,20 @@ def test_benjamini_hochberg_keeps_the_step_up_set() -> None:
     assert benjamini_hochberg(pvalues, 0.10) == [True] * 6 + [False] * 4
 
 
+def test_benjamini_yekutieli_divides_the_rate_by_the_harmonic_sum() -> None:
+    pvalues = [0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216]
+    # 0.10 / (1 + 1/2 + ... + 1/10) = 0.0341: the bar for the second is 0.0068 < 0.008.
+    assert benjamini_hochberg(pvalues, 0.10, dependent=True) == [True] + [False] * 9
+    assert benjamini_hochberg([], 0.10, dependent=True) == []
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1), max_size=30))
+def test_benjamini_yekutieli_claims_no_more_than_benjamini_hochberg(pvalues: list[float]) -> None:
+    dependent = benjamini_hochberg(pvalues, 0.10, dependent=True)
+    independent = benjamini_hochberg(pvalues, 0.10)
+    assert all(b or not a for a, b in zip(dependent, independent, strict=True))
+
+
 def test_many_weak_slopes_are_not_all_claimed() -> None:
     # Ten locations each just past the lone one-sided 5 % bar: together, chance explains them.
     weak = SlopeTest(slope=1.0, stderr=1.0 / 1.75, df=30)
