@@ -228,8 +228,12 @@ class PrioritiesSchema(Schema):
 
 
 class GapSideSchema(Schema):
-    n = StoredInteger()
-    mean = fields.Float(allow_none=True)
+    n = StoredInteger(metadata={"description": "Visits with an applicable shared item"})
+    mean = fields.Float(
+        allow_none=True, metadata={"description": "Share of the shared items' points earned"}
+    )
+    low = fields.Float(allow_none=True, metadata={"description": "90 % interval; null if n < 2"})
+    high = fields.Float(allow_none=True)
     sections = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
 
 
@@ -238,11 +242,17 @@ class GapPointSchema(Schema):
     walkthrough = fields.Nested(GapSideSchema)
     mystery_shop = fields.Nested(GapSideSchema)
     gap = fields.Float(allow_none=True, metadata={"description": "walkthrough - mystery_shop"})
+    low = fields.Float(
+        allow_none=True,
+        metadata={"description": "90 % interval of the gap (Welch); null if a side has n < 2"},
+    )
+    high = fields.Float(allow_none=True)
 
 
 class GapSchema(Schema):
     location_id = StoredInteger()
     period = fields.String()
+    level = fields.Float()
     items = fields.List(fields.String())
     series = fields.List(fields.Nested(GapPointSchema))
 

@@ -160,6 +160,55 @@ def mean_interval(
     return max(lower, mean - half), min(upper, mean + half)
 
 
+@dataclass(slots=True)
+class RatioSums:
+    """Units (visits) each with a y and an x, for the ratio of sums sum(y) / sum(x)."""
+
+    n: int = 0
+    sy: float = 0.0
+    sx: float = 0.0
+    syy: float = 0.0
+    sxx: float = 0.0
+    sxy: float = 0.0
+
+    def add(self, y: float, x: float) -> None:
+        """Count one unit."""
+        self.n += 1
+        self.sy, self.sx = self.sy + y, self.sx + x
+        self.syy, self.sxx, self.sxy = self.syy + y * y, self.sxx + x * x, self.sxy + x * y
+
+    @property
+    def ratio(self) -> float | None:
+        """Return sum(y) / sum(x), None when sum(x) is not positive."""
+        return self.sy / self.sx if self.sx > 0 else None
+
+    def variance(self) -> float | None:
+        """Return the ratio's variance by linearisation: s^2(y - R x) / (n x_mean^2); n >= 2."""
+        ratio = self.ratio
+        if ratio is None or self.n < 2:
+            return None
+        residual = max(0.0, self.syy - 2 * ratio * self.sxy + ratio * ratio * self.sxx)
+        return residual / (self.n - 1) / (self.n * (self.sx / self.n) ** 2)
+
+
+def ratio_difference(
+    a: RatioSums, b: RatioSums, level: float = LEVEL
+) -> tuple[float | None, float | None, float | None]:
+    """Return a's ratio minus b's with a Welch t-interval; no interval below 2 units a side."""
+    first, second = a.ratio, b.ratio
+    if first is None or second is None:
+        return None, None, None
+    difference, va, vb = first - second, a.variance(), b.variance()
+    if va is None or vb is None:
+        return difference, None, None
+    if va + vb <= 0.0:
+        return difference, difference, difference
+    # Welch-Satterthwaite degrees of freedom for the two variances.
+    df = (va + vb) ** 2 / (va * va / (a.n - 1) + vb * vb / (b.n - 1))
+    half = t_critical(df, level) * math.sqrt(va + vb)
+    return difference, difference - half, difference + half
+
+
 # --- empirical-Bayes shrinkage --------------------------------------------------------------
 
 

@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 
 from fieldobs.scoring.stats import (
     Moments,
+    RatioSums,
     SlopeTest,
     benjamini_hochberg,
     betainc,
     classify_trends,
     estimate_shrinkage,
     mean_interval,
+    ratio_difference,
     slope_test,
     t_critical,
     t_two_sided_p,
@@ -195,3 +197,45 @@ def test_many_weak_slopes_are_not_all_claimed() -> None:
     assert classify_trends([weak]) == ["improving"]
     nulls = [SlopeTest(slope=0.1, stderr=1.0, df=30)] * 30
     assert classify_trends([weak, *nulls]).count("improving") == 0
+
+
+def ratio_sums(pairs: list[tuple[float, float]]) -> RatioSums:
+    sums = RatioSums()
+    for y, x in pairs:
+        sums.add(y, x)
+    return sums
+
+
+@given(
+    st.lists(SCORES, min_size=2, max_size=20),
+    st.lists(SCORES, min_size=2, max_size=20),
+    st.floats(min_value=1, max_value=50),
+)
+def test_with_equal_denominators_the_ratio_gap_is_welch_s_interval(
+    first: list[float], second: list[float], possible: float
+) -> None:
+    # Every visit with the same points possible: each ratio is a plain mean of y / x.
+    difference, low, high = ratio_difference(
+        ratio_sums([(y * possible, possible) for y in first]),
+        ratio_sums([(y * possible, possible) for y in second]),
+    )
+    assert difference == pytest.approx(statistics.fmean(first) - statistics.fmean(second))
+    va = statistics.variance(first) / len(first)
+    vb = statistics.variance(second) / len(second)
+    assert low is not None
+    assert high is not None
+    if va + vb < 1e-9:
+        assert high - low == pytest.approx(0.0, abs=1e-6)
+        return
+    df = (va + vb) ** 2 / (va**2 / (len(first) - 1) + vb**2 / (len(second) - 1))
+    half = t_critical(df) * math.sqrt(va + vb)
+    assert low == pytest.approx(difference - half, rel=1e-6, abs=1e-6)
+    assert high == pytest.approx(difference + half, rel=1e-6, abs=1e-6)
+
+
+def test_the_ratio_is_of_the_sums_and_needs_two_visits_for_an_interval() -> None:
+    one = ratio_sums([(50.0, 1.0)])
+    two = ratio_sums([(50.0, 1.0), (300.0, 3.0)])
+    assert two.ratio == pytest.approx(350.0 / 4.0)
+    assert ratio_difference(two, one) == (pytest.approx(350.0 / 4.0 - 50.0), None, None)
+    assert ratio_difference(RatioSums(), two) == (None, None, None)
