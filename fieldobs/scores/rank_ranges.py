@@ -1,4 +1,4 @@
-"""Rank ranges: how sure a ranking is, from each location's posterior, by a seeded simulation.
+"""Ranks and rank ranges: how sure a ranking is, from each location's posterior, simulated.
 
 Under the ranking's empirical-Bayes model a location's true level, given its visits, is normal
 with mean `adjusted` and variance w sigma^2 / n = tau^2 sigma^2 / (n tau^2 + sigma^2) (zero when
@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import random
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 from fieldobs.scoring.stats import LEVEL
 
@@ -26,6 +27,10 @@ MIN_DRAWS = 200
 # locations (every area at once) gets fewer, so its first, uncached answer stays quick.
 DRAW_BUDGET = 100_000
 SEED = 20_260_612
+# Fewer visits than this in the month: listed, but "not enough visits" to rank (see settings).
+DEFAULT_MIN_VISITS = 3
+NOT_ENOUGH_VISITS = "not_enough_visits"
+NO_VISITS = "no_visits"
 
 
 def draws_for(count: int) -> int:
@@ -78,3 +83,41 @@ def rank_ranges(
         ordered = sorted(own)
         found.append((ordered[low], ordered[high]))
     return found
+
+
+def _by_adjusted(entry: dict[str, Any]) -> tuple[Any, ...]:
+    return (-entry["adjusted"], -entry["n"], entry["name"], entry["location_id"])
+
+
+def rank_table(
+    entries: list[dict[str, Any]], posteriors: Mapping[int, tuple[float, float]], min_visits: int
+) -> list[dict[str, Any]]:
+    """Order by adjusted score and rank, with rank ranges; the unranked follow.
+
+    A rank is the position by adjusted score (rounded to the tenth shown: equal when equal),
+    except that every location whose rank range reaches 1, and every one listed above such a
+    location, is tied for the top (rank 1) when more than one is.
+    """
+    ranked = [e for e in entries if e["adjusted"] is not None and e["n"] >= min_visits]
+    ranked.sort(key=_by_adjusted)
+    ranges = rank_ranges([posteriors[e["location_id"]] for e in ranked])
+    rank, previous_value, top = 0, None, 0
+    for position, (entry, (low, high)) in enumerate(zip(ranked, ranges, strict=True), start=1):
+        if entry["adjusted"] != previous_value:
+            rank, previous_value = position, entry["adjusted"]
+        entry["rank"], entry["rank_low"], entry["rank_high"] = rank, low, high
+        if low == 1:
+            top = position
+    if top > 1:
+        for entry in ranked[:top]:
+            entry["rank"], entry["tied_for_top"] = 1, True
+    few = [e for e in entries if e["adjusted"] is not None and e["n"] < min_visits]
+    few.sort(key=_by_adjusted)
+    for entry in few:
+        entry["unranked"] = NOT_ENOUGH_VISITS
+    none = sorted(
+        (e for e in entries if e["adjusted"] is None), key=lambda e: (e["name"], e["location_id"])
+    )
+    for entry in none:
+        entry["unranked"] = NO_VISITS
+    return ranked + few + none

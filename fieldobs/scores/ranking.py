@@ -33,7 +33,7 @@ from fieldobs.people.scope import Principal
 from fieldobs.scores.common import area_in_scope, json_ids, rounded
 from fieldobs.scores.contribution import RANKED_KIND, TREND_PERIODS
 from fieldobs.scores.periods import resolve_at, shift_period
-from fieldobs.scores.rank_ranges import rank_ranges
+from fieldobs.scores.rank_ranges import DEFAULT_MIN_VISITS, rank_table
 from fieldobs.scoring.stats import (
     LEVEL,
     Moments,
@@ -50,10 +50,6 @@ MIN_WITHIN_DF = 10
 WITHIN_LOOKBACK = 12
 # Below this many areas a ranking looks its locations up one by one; above, it reads the month.
 AREA_LOOKUPS = 8
-# Fewer visits than this in the month: listed, but "not enough visits" to rank (see settings).
-DEFAULT_MIN_VISITS = 3
-NOT_ENOUGH_VISITS = "not_enough_visits"
-NO_VISITS = "no_visits"
 
 
 class Figures(NamedTuple):
@@ -277,45 +273,7 @@ def rank_locations(
                     "slope": None if test is None else round(test.slope, 2),
                 }
             )
-    return _table(entries, posteriors, min_visits), summaries
-
-
-def _by_adjusted(entry: dict[str, Any]) -> tuple[Any, ...]:
-    return (-entry["adjusted"], -entry["n"], entry["name"], entry["location_id"])
-
-
-def _table(
-    entries: list[dict[str, Any]], posteriors: Mapping[int, tuple[float, float]], min_visits: int
-) -> list[dict[str, Any]]:
-    """Order by adjusted score and rank, with rank ranges; the unranked follow.
-
-    A rank is the position by adjusted score (rounded to the tenth shown: equal when equal),
-    except that every location whose rank range reaches 1, and every one listed above such a
-    location, is tied for the top (rank 1) when more than one is.
-    """
-    ranked = [e for e in entries if e["adjusted"] is not None and e["n"] >= min_visits]
-    ranked.sort(key=_by_adjusted)
-    ranges = rank_ranges([posteriors[e["location_id"]] for e in ranked])
-    rank, previous_value, top = 0, None, 0
-    for position, (entry, (low, high)) in enumerate(zip(ranked, ranges, strict=True), start=1):
-        if entry["adjusted"] != previous_value:
-            rank, previous_value = position, entry["adjusted"]
-        entry["rank"], entry["rank_low"], entry["rank_high"] = rank, low, high
-        if low == 1:
-            top = position
-    if top > 1:
-        for entry in ranked[:top]:
-            entry["rank"], entry["tied_for_top"] = 1, True
-    few = [e for e in entries if e["adjusted"] is not None and e["n"] < min_visits]
-    few.sort(key=_by_adjusted)
-    for entry in few:
-        entry["unranked"] = NOT_ENOUGH_VISITS
-    none = sorted(
-        (e for e in entries if e["adjusted"] is None), key=lambda e: (e["name"], e["location_id"])
-    )
-    for entry in none:
-        entry["unranked"] = NO_VISITS
-    return ranked + few + none
+    return rank_table(entries, posteriors, min_visits), summaries
 
 
 def _ranking(

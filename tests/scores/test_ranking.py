@@ -11,7 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fieldobs.scoring.stats import Moments, estimate_shrinkage
-from tests.helpers.app import Org, reconfigure
+from fieldobs.settings import SettingsError
+from tests.helpers.app import Org, make_app, reconfigure
 from tests.helpers.score_helpers import Visits, get, history_app
 
 # Visit qualities and the mystery-shop scores they give: q < 0.5 fails critical items.
@@ -275,3 +276,8 @@ def test_the_rank_range_fields_are_documented(client: FlaskClient) -> None:
     assert {"not_enough_visits", "no_visits"} <= set(ranked["unranked"]["enum"])
     assert "min_visits" in schemas["AreaRanking"]["properties"]
     assert "min_visits" in schemas["OverallRanking"]["properties"]
+
+
+def test_a_bad_minimum_of_visits_stops_the_start(data_dir: Path) -> None:
+    with pytest.raises(SettingsError, match="FIELDOBS_RANKING_MIN_VISITS"):
+        make_app(data_dir, RANKING_MIN_VISITS="three")
