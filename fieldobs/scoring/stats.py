@@ -203,8 +203,10 @@ def ratio_difference(
         return difference, None, None
     if va + vb <= 0.0:
         return difference, difference, difference
-    # Welch-Satterthwaite degrees of freedom for the two variances.
-    df = (va + vb) ** 2 / (va * va / (a.n - 1) + vb * vb / (b.n - 1))
+    # Welch-Satterthwaite degrees of freedom, which lie between these (tiny variances underflow).
+    fewest, most = min(a.n, b.n) - 1, a.n + b.n - 2
+    spread = va * va / (a.n - 1) + vb * vb / (b.n - 1)
+    df = min(most, max(fewest, (va + vb) ** 2 / spread)) if spread > 0 else most
     half = t_critical(df, level) * math.sqrt(va + vb)
     return difference, difference - half, difference + half
 

@@ -6,7 +6,7 @@ import math
 import statistics
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fieldobs.scoring.stats import (
@@ -211,6 +211,7 @@ def ratio_sums(pairs: list[tuple[float, float]]) -> RatioSums:
     st.lists(SCORES, min_size=2, max_size=20),
     st.floats(min_value=1, max_value=50),
 )
+@example(first=[0.0, 0.0], second=[0.0, 1e-98], possible=1.0)  # its variance underflows
 def test_with_equal_denominators_the_ratio_gap_is_welch_s_interval(
     first: list[float], second: list[float], possible: float
 ) -> None:
