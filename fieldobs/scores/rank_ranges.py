@@ -38,11 +38,16 @@ def draws_for(count: int) -> int:
     return max(MIN_DRAWS, min(MAX_DRAWS, DRAW_BUDGET // max(1, count)))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def deviates(position: int) -> array[float]:
-    """Return the MAX_DRAWS standard normal deviates of the location at `position` in a table."""
+    """Return the standard normal deviates of the location at `position` in a table.
+
+    As many as the smallest table with that position is ranked over: a table is at least
+    position + 1 long, and larger tables take fewer draws. Each position's sequence is seeded
+    on its own, so a shorter one is the start of a longer one (at most about 8 MB cached).
+    """
     rng = random.Random(SEED + position)
-    return array("d", (rng.gauss(0.0, 1.0) for _ in range(MAX_DRAWS)))
+    return array("d", (rng.gauss(0.0, 1.0) for _ in range(draws_for(position + 1))))
 
 
 def _percentile_index(share: float, draws: int) -> int:
