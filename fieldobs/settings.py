@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_SYNCHRONOUS": "FULL",
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     "SYNC_BATCH_MAX": 100,
+    # A location with fewer mystery shops than this in the month is listed unranked.
+    "RANKING_MIN_VISITS": 3,
     # A device clock this far ahead of (or behind) the server's is flagged and not trusted.
     "CLOCK_FUTURE_TOLERANCE_MINUTES": 10,
     "CLOCK_PAST_TOLERANCE_DAYS": 60,
@@ -189,6 +191,7 @@ class Settings:
     sqlite_synchronous: str
     sqlite_busy_timeout_ms: int
     sync_batch_max: int
+    ranking_min_visits: int
     photo_cache_seconds: int
     unclaimed_photo_days: float
     upload_tombstone_days: float
@@ -235,6 +238,7 @@ class Settings:
             ),
             sqlite_busy_timeout_ms=_read(config, "SQLITE_BUSY_TIMEOUT_MS", INT, "a whole number"),
             sync_batch_max=_read(config, "SYNC_BATCH_MAX", INT, "a whole number"),
+            ranking_min_visits=_read(config, "RANKING_MIN_VISITS", INT, "a whole number"),
             photo_cache_seconds=_read(config, "PHOTO_CACHE_SECONDS", INT, "a whole number"),
             unclaimed_photo_days=_read(config, "UNCLAIMED_PHOTO_DAYS", NUMBER, "a number of days"),
             upload_tombstone_days=_read(config, "UPLOAD_TOMBSTONE_DAYS", NUMBER, "a number"),
