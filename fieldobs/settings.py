@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from fieldobs.operations.assignments import AssignmentPolicy
 from fieldobs.operations.webhooks import DeliverySettings
-from fieldobs.photos.service import PhotoSettings
+from fieldobs.photos.policy import PhotoSettings
 from fieldobs.storage.connection import SYNCHRONOUS_LEVELS
 from fieldobs.visits.service import PushPolicy
 

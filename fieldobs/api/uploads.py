@@ -15,7 +15,7 @@ from fieldobs.extensions import current_settings
 from fieldobs.people.scope import ALL_ROLES, Role
 from fieldobs.photos import service as photo_service
 from fieldobs.photos import tus as uploads
-from fieldobs.photos.service import PhotoSettings
+from fieldobs.photos.policy import PhotoSettings
 from fieldobs.photos.store import store_for
 from fieldobs.timeutil import parse_rfc3339, utcnow
 

@@ -33,7 +33,7 @@ from flask import Flask
 from fieldobs.db import storage_for
 from fieldobs.extensions import settings_of
 from fieldobs.operations import assignments, webhooks
-from fieldobs.photos.tus import purge_expired_uploads
+from fieldobs.photos.purge import purge_expired_uploads
 from fieldobs.settings import Settings
 from fieldobs.storage import backup
 from fieldobs.storage.connection import Database, one, transaction

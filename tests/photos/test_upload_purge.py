@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 
 from fieldobs.db import get_db
 from fieldobs.extensions import settings_of
-from fieldobs.photos import tus as uploads
+from fieldobs.photos import parts
+from fieldobs.photos.purge import ORPHAN_GRACE_SECONDS, purge_expired_uploads
 from fieldobs.photos.service import finish_stalled_uploads
 from fieldobs.photos.store import store_for
-from fieldobs.photos.tus import purge_expired_uploads
 from fieldobs.storage.connection import one, rows
 from fieldobs.timeutil import utcnow
 from tests.helpers.app import Org
@@ -48,7 +48,7 @@ def test_an_idle_upload_expires_then_its_record_goes(
     app: Flask, client: FlaskClient, org: Org, data_dir: Path
 ) -> None:
     url = started(client, org)
-    part = uploads.part_path(data_dir, url.rsplit("/", 1)[1])
+    part = parts.part_path(data_dir, url.rsplit("/", 1)[1])
     assert purge(app, data_dir, timedelta(hours=HOURS - 1))["expired"] == 0
     assert part.exists()
     counts = purge(app, data_dir, timedelta(hours=HOURS + 1))
@@ -63,7 +63,7 @@ def test_a_busy_upload_is_left_alone(
     app: Flask, client: FlaskClient, org: Org, data_dir: Path
 ) -> None:
     url = started(client, org)
-    with uploads.hold(data_dir, url.rsplit("/", 1)[1]):
+    with parts.hold(data_dir, url.rsplit("/", 1)[1]):
         assert purge(app, data_dir, timedelta(hours=HOURS + 1))["expired"] == 0
     assert purge(app, data_dir, timedelta(hours=HOURS + 1))["expired"] == 1
 
@@ -120,7 +120,7 @@ def test_orphan_files_go_after_a_grace_period(app: Flask, data_dir: Path) -> Non
     store = store_for(data_dir)
     young = store.put(b"written by a request that has not committed yet")
     old = store.put(b"written by a request that crashed before committing")
-    folder = uploads.uploads_dir(data_dir)
+    folder = parts.uploads_dir(data_dir)
     folder.mkdir(exist_ok=True)
     old_part, young_part, old_temp = (
         folder / ("a" * 32 + ".part"),
@@ -129,7 +129,7 @@ def test_orphan_files_go_after_a_grace_period(app: Flask, data_dir: Path) -> Non
     )
     for path in (old_part, young_part, old_temp):
         path.write_bytes(b"abc")
-    stale = time.time() - 2 * uploads.ORPHAN_GRACE_SECONDS
+    stale = time.time() - 2 * ORPHAN_GRACE_SECONDS
     for path in (store.path(old), old_part, old_temp):
         os.utime(path, (stale, stale))
     counts = purge(app, data_dir, timedelta(0))
@@ -148,7 +148,7 @@ def test_finish_stalled_uploads_processes_what_a_crash_left(
     data, photo_id = jpeg(seed=34), new_id()
     response = create(client, org, len(data), photo_id=photo_id)
     upload_id = response.headers["Location"].rsplit("/", 1)[1]
-    uploads.part_path(data_dir, upload_id).write_bytes(data)
+    parts.part_path(data_dir, upload_id).write_bytes(data)
     settings = settings_of(app).photos
     with app.app_context():
         db = get_db()
