@@ -76,6 +76,7 @@ def purge_uploads(db: Database, settings: Settings, now: datetime) -> dict[str, 
             db,
             settings.data_dir,
             now,
+            photos=settings.photos,
             unclaimed_photo_days=settings.unclaimed_photo_days,
             tombstone_days=settings.upload_tombstone_days,
         )

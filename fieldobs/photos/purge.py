@@ -14,6 +14,8 @@ from pathlib import Path
 
 from fieldobs.errors import NotFound
 from fieldobs.photos.parts import UploadBusy, discard_part, hold, hold_if_present, uploads_dir
+from fieldobs.photos.policy import PhotoSettings
+from fieldobs.photos.service import finish_stalled_uploads
 from fieldobs.photos.store import PhotoStore, store_for
 from fieldobs.storage.connection import Database, one, rows, transaction
 from fieldobs.timeutil import to_rfc3339
@@ -29,17 +31,21 @@ def purge_expired_uploads(
     data_dir: Path,
     now: datetime,
     *,
+    photos: PhotoSettings,
     unclaimed_photo_days: float = 30,
     tombstone_days: float = 30,
 ) -> dict[str, int]:
-    """Expire idle uploads, delete unclaimed photos and unreferenced blobs; return counts.
+    """Finish stalled uploads, expire idle ones, delete unclaimed photos and unreferenced blobs.
 
     Safe to run while the server is serving: busy uploads are skipped, and a blob is deleted
-    only inside a write transaction that sees nothing referencing it.
+    only inside a write transaction that sees nothing referencing it. An upload whose bytes all
+    arrived is finished (processed and recorded), never expired: a crash between its last
+    chunk and its processing loses nothing, even if the phone never asks again.
     """
     data_dir = Path(data_dir)
     store = store_for(data_dir)
     counts = {
+        "finished": finish_stalled_uploads(db, data_dir, photos),
         "expired": _expire(db, data_dir, now),
         "tombstones": _drop_tombstones(db, now - timedelta(days=tombstone_days)),
         "orphan_files": _drop_orphan_files(db, data_dir, store),
@@ -56,7 +62,10 @@ def _expire(db: Database, data_dir: Path, now: datetime) -> int:
     stamp = to_rfc3339(now)
     due = rows(
         db.execute(
-            "SELECT id, state FROM uploads WHERE state != 'expired' AND expires_at <= ?", [stamp]
+            "SELECT id, state FROM uploads WHERE state != 'expired' AND expires_at <= ?"
+            # Complete but unprocessed (finishing failed just now): kept for the next run.
+            " AND NOT (state = 'receiving' AND received = length)",
+            [stamp],
         )
     )
     expired = 0
@@ -67,7 +76,8 @@ def _expire(db: Database, data_dir: Path, now: datetime) -> int:
                     # Checked again under the lock: a PATCH may have just made progress.
                     changed = db.execute(
                         "UPDATE uploads SET state = 'expired', metadata = NULL"
-                        " WHERE id = ? AND state != 'expired' AND expires_at <= ?",
+                        " WHERE id = ? AND state != 'expired' AND expires_at <= ?"
+                        " AND NOT (state = 'receiving' AND received = length)",
                         [upload["id"], stamp],
                     ).rowcount
                 if changed and held is not None:

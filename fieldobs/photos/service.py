@@ -143,6 +143,9 @@ def finish_stalled_uploads(db: Database, data_dir: Path, settings: PhotoSettings
                     finished += 1
         except (parts.UploadBusy, NotFound):
             continue
+        except Exception:
+            # One upload failing (a full disk) must not stop the others; the next run retries.
+            log.exception("finishing stalled upload %s failed", upload_id)
     return finished
 
 
