@@ -10,7 +10,9 @@ reason), so a replay gets the same answer.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ def accept_photo(
     ready: _Ready | None = None
     while True:
         if ready is None and _known_outcome(db, *facts) is None:
-            ready = _process(store, source, settings)  # no transaction is open meanwhile
+            ready = process_one(store, source, settings)  # no transaction is open meanwhile
         with transaction(db):
             outcome = _known_outcome(db, *facts)  # again, under the write lock
             if outcome is None and ready is not None:
@@ -65,9 +67,26 @@ class _Ready:
     thumb_sha256: str | None = None
 
 
-def _process(store: PhotoStore, source: Path, settings: PhotoSettings) -> _Ready:
+@cache
+def decode_slots(count: int) -> threading.BoundedSemaphore:
+    """Return this process's semaphore of `count` concurrent decodes.
+
+    Process-wide on purpose: what it bounds is the memory of the process, whatever app in it
+    asks (one per count, so apps with different settings still get their own bound).
+    """
+    return threading.BoundedSemaphore(max(1, count))
+
+
+def process_one(store: PhotoStore, source: Path, settings: PhotoSettings) -> _Ready:
+    """Process one photo under the per-process decode bound; a failure becomes a rejection."""
     try:
-        result = process_photo(source, max_pixels=settings.max_pixels, max_side=settings.max_side)
+        with decode_slots(settings.decodes_per_process):
+            result = process_photo(
+                source,
+                max_pixels=settings.max_pixels,
+                max_side=settings.max_side,
+                max_decode_pixels=settings.max_decode_pixels,
+            )
     except PhotoRejected as rejection:
         return _Ready(rejection)
     except Exception:

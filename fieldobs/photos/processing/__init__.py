@@ -27,6 +27,7 @@ from fieldobs.photos.processing.checking import (
     PhotoRejected,
     UnsupportedPhoto,
     check_pixel_count,
+    check_whole_decode,
     rejecting_broken_files,
     sniff_content_type,
     unsupported,
@@ -57,9 +58,18 @@ __all__ = [
 
 
 def process_photo(
-    source: Path, *, max_pixels: int = 50_000_000, max_side: int | None = None
+    source: Path,
+    *,
+    max_pixels: int = 50_000_000,
+    max_side: int | None = None,
+    max_decode_pixels: int | None = None,
 ) -> ProcessedPhoto:
-    """Check one uploaded photo and make its metadata-free copy and thumbnail."""
+    """Check one uploaded photo and make its metadata-free copy and thumbnail.
+
+    `max_decode_pixels` bounds the pixels decoded at once (default: `max_pixels`): a JPEG is
+    decoded DCT-scaled to fit it, a format that must be decoded whole is refused above it.
+    """
+    budget = max_pixels if max_decode_pixels is None else max_decode_pixels
     with source.open("rb") as fp:
         head = fp.read(SNIFF_BYTES)
         content_type = sniff_content_type(head)
@@ -69,5 +79,6 @@ def process_photo(
         with rejecting_broken_files(), Image.open(fp, formats=DECODERS[content_type]) as img:
             check_pixel_count(img, max_pixels)
             if img.format in JPEG_FORMATS:
-                return process_jpeg(img, fp, max_side)
+                return process_jpeg(img, fp, max_side, budget)
+            check_whole_decode(img, budget)
             return process_decoded(img, max_side)

@@ -192,3 +192,15 @@ def check_pixel_count(img: Image.Image, max_pixels: int) -> None:
             f"at most {max_pixels / 1e6:.3g} MP are accepted. "
             "Use a lower resolution in the camera settings or upload a smaller copy.",
         )
+
+
+def check_whole_decode(img: Image.Image, max_decode_pixels: int) -> None:
+    """Reject a photo that can only be decoded whole when its pixels exceed the decode budget."""
+    width, height = img.size
+    if width * height > max_decode_pixels:
+        raise PhotoRejected(
+            "too_many_pixels",
+            f"The photo has {width}×{height} pixels ({width * height / 1e6:.3g} MP); "
+            f"a {img.format} photo may have at most {max_decode_pixels / 1e6:.3g} MP. "
+            "Use a lower resolution in the camera settings, or upload the photo as JPEG.",
+        )

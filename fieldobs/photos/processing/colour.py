@@ -40,9 +40,9 @@ def _to_8bit(img: Image.Image) -> Image.Image:
 
 def _flatten(img: Image.Image) -> Image.Image:
     """Composite the image onto white, since JPEG has no transparency."""
-    rgba = img.convert("RGBA")
+    rgba = img if img.mode == "RGBA" else img.convert("RGBA")  # no copy when it is RGBA
     flat = Image.new("RGB", rgba.size, (255, 255, 255))
-    flat.paste(rgba, mask=rgba.getchannel("A"))
+    flat.paste(rgba, mask=rgba)  # an RGBA mask uses its alpha band in place: no extra copy
     return flat
 
 

@@ -40,7 +40,9 @@ class ProcessedPhoto:
     source_format: str
 
 
-def process_jpeg(img: ImageFile.ImageFile, fp: IO[bytes], max_side: int | None) -> ProcessedPhoto:
+def process_jpeg(
+    img: ImageFile.ImageFile, fp: IO[bytes], max_side: int | None, max_decode_pixels: int
+) -> ProcessedPhoto:
     """Serve the JPEG losslessly when its pixels can stay as they are, else re-encode it."""
     orientation, captured_at = exif_fields(img)  # a JPEG's EXIF is in its header: no decode
     shown = oriented(img.size, orientation)
@@ -53,9 +55,27 @@ def process_jpeg(img: ImageFile.ImageFile, fp: IO[bytes], max_side: int | None) 
                 stripped, OUTPUT_CONTENT_TYPE, thumbnail, *shown, captured_at, str(img.format)
             )
     icc = img.info.get("icc_profile")
-    img.draft("RGB", oriented(target, orientation))  # DCT-scaled decode when downscaling
+    # DCT-scaled decode when downscaling, and whenever a full decode would exceed the budget:
+    # a JPEG is never refused for its decode cost, its copy is served smaller instead.
+    img.draft("RGB", draft_size(img.size, oriented(target, orientation), max_decode_pixels))
     img.load()
+    decoded = oriented(img.size, orientation)
+    if decoded[0] < target[0] or decoded[1] < target[1]:
+        target = decoded
     return _finish(img, icc, orientation, target, captured_at, str(img.format))
+
+
+def draft_size(
+    size: tuple[int, int], target: tuple[int, int], max_decode_pixels: int
+) -> tuple[int, int]:
+    """Return the size to ask `draft` for: the target, or smaller so the decode fits the budget.
+
+    `draft` picks the largest DCT scale (1/2, 1/4, 1/8) whose result is still at least the size
+    asked for, so asking for the floor of size/k yields exactly scale 1/k.
+    """
+    width, height = size
+    scale = next((k for k in (1, 2, 4) if -(-width // k) * -(-height // k) <= max_decode_pixels), 8)
+    return min(target[0], max(1, width // scale)), min(target[1], max(1, height // scale))
 
 
 def _jpeg_thumbnail(img: ImageFile.ImageFile) -> bytes:
@@ -88,15 +108,24 @@ def _finish(
 ) -> ProcessedPhoto:
     """Make decoded pixels sRGB, orient and size them, and encode the copy and thumbnail."""
     pixels = to_srgb(img, icc)
+    _release(img, pixels)
     if orientation in TRANSPOSE:
         pixels = pixels.transpose(TRANSPOSE[orientation])
+        _release(img, pixels)
     if pixels.size != target:
         pixels = pixels.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        _release(img, pixels)
     image = _encode(pixels, _COPY_QUALITY)
     thumbnail = _encode(_shrink(pixels, THUMBNAIL_SIDE), _THUMBNAIL_QUALITY)
     return ProcessedPhoto(
         image, OUTPUT_CONTENT_TYPE, thumbnail, *pixels.size, captured_at, source_format
     )
+
+
+def _release(decoded: Image.Image, pixels: Image.Image) -> None:
+    """Free the decoded pixels once a converted copy replaces them (one full image, not two)."""
+    if pixels is not decoded:
+        decoded.close()
 
 
 def _shrink(img: Image.Image, side: int) -> Image.Image:
