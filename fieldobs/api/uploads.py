@@ -68,12 +68,7 @@ def _data_dir() -> Path:
 
 
 def _header_int(name: str) -> int:
-    value = request.headers.get(name, "").strip()
-    if not value.isdigit():
-        raise BadRequest(
-            f"{name} must be a non-negative integer.", fields={name: ["required, digits"]}
-        )
-    return int(value)
+    return uploads.parse_count(name, request.headers.get(name))
 
 
 def _empty(status: int) -> Response:

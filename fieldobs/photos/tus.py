@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,6 +108,22 @@ class NewUpload:
 # --- headers ----------------------------------------------------------------------------------
 
 
+INT64_MAX = 2**63 - 1
+_COUNT = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes "²"
+_METADATA_KEY = re.compile(r"[!-+\--~]+")  # printable ASCII without space or comma
+
+
+def parse_count(name: str, header: str | None) -> int:
+    """Decode a tus byte count (`Upload-Length`, `Upload-Offset`), or raise 400 naming it."""
+    value = (header or "").strip(" \t")
+    if not _COUNT.fullmatch(value) or int(value) > INT64_MAX:
+        raise BadRequest(
+            f"{name} must be a whole number of bytes in ASCII digits (at most {INT64_MAX}).",
+            fields={name: ["required, ASCII digits, at most 2^63 - 1"]},
+        )
+    return int(value)
+
+
 def parse_metadata(header: str | None) -> dict[str, str]:
     """Decode `Upload-Metadata`: comma-separated `key base64(value)` pairs (value optional)."""
     found: dict[str, str] = {}
@@ -114,9 +131,19 @@ def parse_metadata(header: str | None) -> dict[str, str]:
         if not pair.strip():
             continue
         key, _, encoded = pair.strip().partition(" ")
+        if not _METADATA_KEY.fullmatch(key):
+            raise BadRequest(
+                "Upload-Metadata keys are printable ASCII without spaces or commas.",
+                fields={"Upload-Metadata": [f"bad key {key!r}"]},
+            )
+        if key in found:
+            raise BadRequest(
+                f"Upload-Metadata names {key!r} twice.",
+                fields={f"Upload-Metadata.{key}": ["given twice"]},
+            )
         try:
             found[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError) as error:  # binascii.Error, non-ASCII text
             raise BadRequest(
                 "Upload-Metadata values must be base64 of UTF-8 text.",
                 fields={f"Upload-Metadata.{key}": ["not base64 of UTF-8 text"]},
