@@ -9,19 +9,51 @@ processes and threads and is released when a worker dies. A second writer gets 4
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from fieldobs.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from fieldobs.errors import BadRequest, Conflict, FieldobsError, NotFound, PayloadTooLarge
 from fieldobs.photos.store import fsync_dir
 
 READ_SIZE = 64 * 1024  # the request body is read and written in pieces this big, never whole
+# How long a phone should wait before sending again after a full disk: an operator's fix.
+DISK_FULL_RETRY_SECONDS = 300
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class StorageFull(FieldobsError):
+    status = 507
+    code = "storage_full"
+    default_message = (
+        "The server's disk is full; nothing you sent was kept half-written. Send it again later."
+    )
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Tell whether an error means the disk (or the quota) has no room left."""
+    if isinstance(error, OSError):
+        return error.errno in _DISK_FULL
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+@contextlib.contextmanager
+def reporting_full_disk(**headers: str) -> Iterator[None]:
+    """Turn a full disk into a 507 with Retry-After (a retry succeeds once there is room)."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as error:
+        if not is_disk_full(error):
+            raise
+        retry = {"Retry-After": str(DISK_FULL_RETRY_SECONDS), **headers}
+        raise StorageFull(headers=retry) from error
 
 
 class UploadBusy(Conflict):
@@ -98,7 +130,8 @@ def spool(
         raise PayloadTooLarge(f"At most {limit} bytes are accepted here.")
     folder = uploads_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = _temp_file(folder)
+    with reporting_full_disk():
+        fd, name = _temp_file(folder)
     path, digest, size = Path(name), hashlib.sha256(), 0
     try:
         while declared is None or size < declared:
@@ -109,7 +142,8 @@ def spool(
             size += len(data)
             if size > limit:
                 raise PayloadTooLarge(f"At most {limit} bytes are accepted here.")
-            write_all(fd, data)
+            with reporting_full_disk():
+                write_all(fd, data)
             digest.update(data)
         if declared is not None and size < declared:
             raise IncompleteBody()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldobs.errors import Conflict
+from fieldobs.photos.parts import reporting_full_disk
 from fieldobs.photos.policy import PhotoOutcome, PhotoSettings, Recorder
 from fieldobs.photos.processing import PhotoRejected, ProcessedPhoto, process_photo
 from fieldobs.photos.store import PhotoStore
@@ -41,20 +42,25 @@ def accept_photo(
     settings: PhotoSettings,
     also: Recorder | None = None,
 ) -> PhotoOutcome:
-    """Process uploaded bytes (unless already decided) and record the outcome in one commit."""
+    """Process uploaded bytes (unless already decided) and record the outcome in one commit.
+
+    A full disk raises StorageFull (507) with nothing recorded: the same bytes sent again,
+    once there is room, are processed as if for the first time.
+    """
     facts = (photo_id, visit_id, uploader_id, sha256)
     ready: _Ready | None = None
     while True:
-        if ready is None and _known_outcome(db, *facts) is None:
-            ready = process_one(store, source, settings)  # no transaction is open meanwhile
-        with transaction(db):
-            outcome = _known_outcome(db, *facts)  # again, under the write lock
-            if outcome is None and ready is not None:
-                outcome = _record(db, store, ready, facts, size)
-            if outcome is not None:
-                if also is not None:
-                    also(db, outcome)
-                return outcome
+        with reporting_full_disk():
+            if ready is None and _known_outcome(db, *facts) is None:
+                ready = process_one(store, source, settings)  # no transaction is open meanwhile
+            with transaction(db):
+                outcome = _known_outcome(db, *facts)  # again, under the write lock
+                if outcome is None and ready is not None:
+                    outcome = _record(db, store, ready, facts, size)
+                if outcome is not None:
+                    if also is not None:
+                        also(db, outcome)
+                    return outcome
         # The photo was purged between the two looks: process it after all.
 
 

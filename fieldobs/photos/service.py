@@ -99,7 +99,13 @@ def receive_chunk(
             return row, _recorded(row)
         if row["received"] < row["length"]:
             return row, None
-        outcome = finish_upload(db, store_for(data_dir), held, row, settings)
+        try:
+            outcome = finish_upload(db, store_for(data_dir), held, row, settings)
+        except parts.StorageFull as full:
+            # Every byte is kept (offset = length); HEAD, an empty PATCH or the purge job
+            # finishes it once there is room.
+            full.headers["Upload-Offset"] = str(row["received"])
+            raise
     return {**row, "state": "finished"}, outcome
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,10 +40,12 @@ from fieldobs.photos.parts import (
     READ_SIZE,
     HeldUpload,
     IncompleteBody,
+    StorageFull,
     discard_part,
     hold_if_present,
     part_path,
     read_some,
+    reporting_full_disk,
     write_all,
 )
 from fieldobs.photos.store import fsync_dir
@@ -186,10 +189,11 @@ def create_upload(
     """Create an empty upload: its part file, then its row."""
     upload_id = secrets.token_hex(16)
     path = part_path(data_dir, upload_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    os.close(fd)
-    fsync_dir(path.parent)
+    with reporting_full_disk():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        fsync_dir(path.parent)
     stamp = to_rfc3339(now)
     row = {
         "id": upload_id,
@@ -272,7 +276,8 @@ def append_chunk(
                 f"The chunk goes past Upload-Length ({row['length']} bytes); it was discarded.",
                 headers={"Upload-Offset": str(received)},
             )
-        write_all(held.fd, data)
+        with _discarding_on_full_disk(held, received):
+            write_all(held.fd, data)
         if hasher is not None:
             hasher.update(data)
         got += len(data)
@@ -287,14 +292,26 @@ def append_chunk(
             os.ftruncate(held.fd, received)
             raise ChecksumMismatch(headers={"Upload-Offset": str(received)})
     if got:
-        os.fsync(held.fd)  # the bytes are durable before the offset says so
-        row = _advance(db, row, received + got, expiry=expiry, now=now)
+        with _discarding_on_full_disk(held, received):
+            os.fsync(held.fd)  # the bytes are durable before the offset says so
+            row = _advance(db, row, received + got, expiry=expiry, now=now)
     if cut:
         raise IncompleteBody(
             f"The body ended early; the {got} bytes that arrived were kept.",
             headers={"Upload-Offset": str(row["received"])},
         )
     return row
+
+
+@contextlib.contextmanager
+def _discarding_on_full_disk(held: HeldUpload, received: int) -> Iterator[None]:
+    """On a full disk, drop the chunk's bytes and answer 507 at the old offset (tus resumes)."""
+    try:
+        with reporting_full_disk(**{"Upload-Offset": str(received)}):
+            yield
+    except StorageFull:
+        os.ftruncate(held.fd, received)  # shrinking needs no room
+        raise
 
 
 def offset_conflict(received: int) -> Conflict:
