@@ -135,13 +135,15 @@ def _drop_unclaimed_photos(db: Database, before: datetime) -> tuple[int, list[st
     with transaction(db):
         unclaimed = rows(
             db.execute(
-                "SELECT id, image_sha256, thumb_sha256 FROM photos WHERE received_at <= ?"
+                "SELECT id, image_sha256, thumb_sha256, staff_sha256 FROM photos"
+                " WHERE received_at <= ?"
                 " AND NOT EXISTS (SELECT 1 FROM visits WHERE visits.id = photos.visit_id)",
                 [to_rfc3339(before)],
             )
         )
         db.conn.executemany("DELETE FROM photos WHERE id = ?", [(p["id"],) for p in unclaimed])
-    freed = [sha for p in unclaimed for sha in (p["image_sha256"], p["thumb_sha256"]) if sha]
+    columns = ("image_sha256", "thumb_sha256", "staff_sha256")
+    freed = [p[column] for p in unclaimed for column in columns if p[column]]
     return len(unclaimed), freed
 
 
@@ -150,8 +152,9 @@ def is_referenced(db: Database, sha256: str) -> bool:
     return (
         db.execute(
             "SELECT 1 FROM photos WHERE image_sha256 = ? UNION ALL"
-            " SELECT 1 FROM photos WHERE thumb_sha256 = ? LIMIT 1",
-            [sha256, sha256],
+            " SELECT 1 FROM photos WHERE thumb_sha256 = ? UNION ALL"
+            " SELECT 1 FROM photos WHERE staff_sha256 = ? LIMIT 1",
+            [sha256, sha256, sha256],
         ).fetchone()
         is not None
     )

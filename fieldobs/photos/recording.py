@@ -19,7 +19,12 @@ from typing import Any
 from fieldobs.errors import Conflict
 from fieldobs.photos.parts import reporting_full_disk
 from fieldobs.photos.policy import PhotoOutcome, PhotoSettings, Recorder
-from fieldobs.photos.processing import PhotoRejected, ProcessedPhoto, process_photo
+from fieldobs.photos.processing import (
+    PhotoRejected,
+    ProcessedPhoto,
+    process_photo,
+    reencode_jpeg,
+)
 from fieldobs.photos.store import PhotoStore
 from fieldobs.photos.tus import refusal
 from fieldobs.storage.connection import Database, one, transaction
@@ -189,6 +194,7 @@ def _record(
             height=result.height,
             captured_at=result.captured_at,
             source_format=result.source_format,
+            lossless=int(result.lossless),
         )
     db.execute(
         f"INSERT INTO photos ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
@@ -199,3 +205,25 @@ def _record(
     if isinstance(result, PhotoRejected):
         return PhotoOutcome(result.status, photo, result)
     return PhotoOutcome(201, photo)
+
+
+def staff_copy(
+    db: Database, store: PhotoStore, photo: dict[str, Any], settings: PhotoSettings
+) -> str:
+    """Return the blob of a lossless photo's re-encoded copy, making it on the first call."""
+    if photo["staff_sha256"]:
+        return str(photo["staff_sha256"])
+    with reporting_full_disk(), decode_slots(settings.decodes_per_process):
+        source = store.path(photo["image_sha256"]).read_bytes()
+        data = reencode_jpeg(source, settings.max_decode_pixels)
+    with reporting_full_disk():
+        sha256 = store.put(data)
+        with transaction(db):
+            if not store.exists(sha256):  # the purge took it under this lock: put it back
+                store.put(data)
+            db.execute(
+                "UPDATE photos SET staff_sha256 = ? WHERE id = ? AND staff_sha256 IS NULL",
+                [sha256, photo["id"]],
+            )
+            kept = one(db.execute("SELECT staff_sha256 FROM photos WHERE id = ?", [photo["id"]]))
+    return str(kept["staff_sha256"]) if kept and kept["staff_sha256"] else sha256

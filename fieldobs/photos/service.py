@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from fieldobs.errors import BadRequest, Invalid, NotFound, PayloadTooLarge
-from fieldobs.people.scope import Principal
+from fieldobs.people.scope import Principal, Role
 from fieldobs.photos import parts
 from fieldobs.photos import tus as uploads
 from fieldobs.photos.policy import PhotoOutcome, PhotoSettings
-from fieldobs.photos.recording import accept_photo
+from fieldobs.photos.recording import accept_photo, staff_copy
 from fieldobs.photos.store import PhotoStore, store_for
 from fieldobs.storage.connection import Database, one
 from fieldobs.visits.service import find_visible
@@ -229,6 +229,23 @@ def put_photo(
 
 
 # --- reading ----------------------------------------------------------------------------------
+
+# Store staff: they must not tell shoppers apart by their phones' quantisation tables.
+STAFF_ROLES = frozenset({Role.MANAGER, Role.AREA_LEAD})
+
+
+def image_to_serve(
+    db: Database,
+    data_dir: Path,
+    principal: Principal,
+    photo: dict[str, Any],
+    *,
+    settings: PhotoSettings,
+) -> str:
+    """Return the blob of the copy this caller gets: re-encoded for staff if it was lossless."""
+    if principal.role in STAFF_ROLES and photo["lossless"]:
+        return staff_copy(db, store_for(data_dir), photo, settings)
+    return str(photo["image_sha256"])
 
 
 def find_servable(db: Database, principal: Principal, photo_id: str) -> dict[str, Any]:

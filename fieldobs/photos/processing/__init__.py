@@ -38,6 +38,7 @@ from fieldobs.photos.processing.rendering import (
     ProcessedPhoto,
     process_decoded,
     process_jpeg,
+    reencode_jpeg,
 )
 from fieldobs.photos.processing.stripping import strip_jpeg
 
@@ -52,6 +53,7 @@ __all__ = [
     "ProcessedPhoto",
     "UnsupportedPhoto",
     "process_photo",
+    "reencode_jpeg",
     "sniff_content_type",
     "strip_jpeg",
 ]

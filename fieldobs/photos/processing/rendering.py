@@ -38,6 +38,8 @@ class ProcessedPhoto:
     height: int
     captured_at: str | None
     source_format: str
+    # The copy kept the file's entropy-coded data, and so its quantisation tables.
+    lossless: bool = False
 
 
 def process_jpeg(
@@ -52,7 +54,13 @@ def process_jpeg(
         if stripped is not None and same_picture(stripped, img):
             thumbnail = _jpeg_thumbnail(img)
             return ProcessedPhoto(
-                stripped, OUTPUT_CONTENT_TYPE, thumbnail, *shown, captured_at, str(img.format)
+                stripped,
+                OUTPUT_CONTENT_TYPE,
+                thumbnail,
+                *shown,
+                captured_at,
+                str(img.format),
+                lossless=True,
             )
     icc = img.info.get("icc_profile")
     # DCT-scaled decode when downscaling, and whenever a full decode would exceed the budget:
@@ -63,6 +71,17 @@ def process_jpeg(
     if decoded[0] < target[0] or decoded[1] < target[1]:
         target = decoded
     return _finish(img, icc, orientation, target, captured_at, str(img.format))
+
+
+def reencode_jpeg(data: bytes, max_decode_pixels: int) -> bytes:
+    """Re-encode a sanitised JPEG with the encoder's own tables: no camera fingerprint left.
+
+    Quantisation tables tell camera models apart; a copy for store staff must not carry them.
+    """
+    with Image.open(io.BytesIO(data), formats=("JPEG",)) as img:
+        img.draft("RGB", draft_size(img.size, img.size, max_decode_pixels))
+        img.load()
+        return _encode(img if img.mode in ("RGB", "L") else img.convert("RGB"), _COPY_QUALITY)
 
 
 def draft_size(
