@@ -151,14 +151,16 @@ def already_seeded(db: Database) -> str:
 
 
 def _organisation(db: Database) -> dict[int, tuple[str, float, float]]:
-    """Create the areas and stores; return each store's (area, quality, trend) by id."""
+    """Create the areas and stores; return each store's (area, quality, trend) by id.
+
+    The new store is made last, so it has the highest id.
+    """
     stores: dict[int, tuple[str, float, float]] = {}
-    for area_name, rows in DEMO_AREAS.items():
-        area_id = create_area(db, area_name)["id"]
-        extra = [NEW_STORE] if area_name == "North" else []
-        for name, timezone, quality, trend in [*rows, *extra]:
-            location = create_location(db, {"name": name, "area_id": area_id, "timezone": timezone})
-            stores[location["id"]] = (area_name, quality, trend)
+    area_ids = {name: create_area(db, name)["id"] for name in DEMO_AREAS}
+    placed = [(area, store) for area, rows in DEMO_AREAS.items() for store in rows]
+    for area_name, (name, timezone, quality, trend) in [*placed, ("North", NEW_STORE)]:
+        data = {"name": name, "area_id": area_ids[area_name], "timezone": timezone}
+        stores[create_location(db, data)["id"]] = (area_name, quality, trend)
     return stores
 
 
@@ -202,7 +204,7 @@ def _history(demo: Demo, stores: dict[int, tuple[str, float, float]]) -> None:
         if location_id == new_store:
             continue
         walker = demo.people["manager.leeds" if location_id == leeds else f"lead.{area.lower()}"]
-        for days_ago in range(HISTORY_DAYS - 5, 7, -15):
+        for days_ago in range(HISTORY_DAYS - 5, 7, -10):
             progress = 1 - days_ago / HISTORY_DAYS
             level = quality + trend * (progress - 0.5)
             pool = HISTORY_SHOPPERS + (("shopper",) if days_ago > FREE_DAYS else ())
@@ -210,7 +212,7 @@ def _history(demo: Demo, stores: dict[int, tuple[str, float, float]]) -> None:
             finished = _daytime(demo, days_ago)
             visit_id = _push(demo, shopper, demo.mystery, location_id, finished, level)
             review_visit(demo.db, admin, visit_id, action="release")
-            if days_ago % 30 < 15:  # a walk-through a month, a little kinder than the shoppers
+            if days_ago % 30 < 10:  # a walk-through a month, a little kinder than the shoppers
                 walked = finished - timedelta(days=3)
                 walk = _push(demo, walker, demo.walkthrough, location_id, walked, level + 0.06)
                 review_visit(demo.db, admin, walk, action="release")
