@@ -21,9 +21,9 @@ class PhotoSettings:
     max_side: int | None
     upload_expiry: timedelta
     # Pixels decoded at once: JPEGs are decoded DCT-scaled to fit, other formats refused above.
-    max_decode_pixels: int = 25_000_000
+    max_decode_pixels: int
     # Photos decoded at the same time in one process; more wait their turn (memory, not CPU).
-    decodes_per_process: int = 1
+    decodes_per_process: int
 
 
 @dataclass(frozen=True)

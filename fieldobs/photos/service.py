@@ -128,6 +128,8 @@ def upload_status(
                     finish_upload(db, store_for(data_dir), held, row, settings)
         except (parts.UploadBusy, NotFound):
             pass  # another request is finishing it
+        except parts.StorageFull:
+            log.warning("upload %s is complete but the disk is full; kept for later", upload_id)
         except Exception:
             # HEAD must still tell the offset; the next HEAD or the purge job tries again.
             log.exception("finishing upload %s failed", upload_id)
