@@ -105,6 +105,8 @@ def tus_options() -> Response:
         "201": {"description": "Created; `Location` is the upload URL."},
         "413": {"description": "Upload-Length over the limit."},
         "404": {"description": "The visit exists and is not the caller's."},
+        "400": {"description": "Upload-Length or Upload-Metadata malformed (named in fields)."},
+        "507": {"description": "The disk is full; retry after Retry-After seconds."},
     },
 )
 def create_upload() -> Response:
@@ -151,6 +153,11 @@ def upload_offset(upload_id: str) -> Response:
         "409": {"description": "Upload-Offset is not the server's, or the upload is busy."},
         "460": {"description": "Checksum mismatch; the chunk was discarded."},
         "410": {"description": "The upload expired."},
+        "400": {"description": "Upload-Offset is not ASCII digits within 2^63 - 1."},
+        "507": {
+            "description": "The disk is full (Retry-After): the chunk was dropped, or, for the "
+            "last chunk, every byte is kept and HEAD finishes the photo later."
+        },
     },
 )
 def append_upload(upload_id: str) -> Response:
@@ -201,6 +208,7 @@ def terminate_upload(upload_id: str) -> Response:
         "413": {"description": "Over ONE_SHOT_PHOTO_MAX_BYTES: use tus."},
         "415": {"description": "Not an accepted image type."},
         "422": {"description": "An image that cannot be accepted (truncated, too many pixels)."},
+        "507": {"description": "The disk is full; nothing was kept. Retry after Retry-After."},
     },
 )
 def put_photo(visit_id: str, photo_id: str) -> Response:
