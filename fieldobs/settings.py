@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from fieldobs.operations.assignments import AssignmentPolicy
 from fieldobs.operations.webhooks import DeliverySettings
 from fieldobs.people.throttle import LoginPolicy
-from fieldobs.photos.service import PhotoSettings
+from fieldobs.photos.policy import PhotoSettings
 from fieldobs.storage.connection import SYNCHRONOUS_LEVELS
 from fieldobs.visits.service import PushPolicy
 
@@ -53,6 +53,11 @@ DEFAULTS: dict[str, Any] = {
     "CLOCK_PAST_TOLERANCE_DAYS": 60,
     "MAX_PHOTO_BYTES": 40 * 1024 * 1024,
     "MAX_PHOTO_PIXELS": 50_000_000,
+    # Pixels one photo may decode at once (memory ~4-8 bytes each): a JPEG above it is decoded
+    # DCT-scaled (its copy served smaller); PNG, WebP, HEIC and AVIF above it are refused (422).
+    "MAX_DECODE_PIXELS": 25_000_000,
+    # Photos decoded at the same time in one process (gthread workers); more wait their turn.
+    "PHOTO_DECODES_PER_PROCESS": 1,
     "ONE_SHOT_PHOTO_MAX_BYTES": 8 * 1024 * 1024,
     "UPLOAD_EXPIRY_HOURS": 72,
     # Served photos are scaled to this long side; 0 keeps them at full size.
@@ -175,6 +180,15 @@ def _intervals(value: Any) -> dict[str, float]:
 
 
 INT = _non_negative(int)
+
+
+def _positive(value: Any) -> int:
+    number = INT(value)
+    if number < 1:
+        raise ValueError("zero")
+    return number
+
+
 NUMBER = _non_negative(float)
 
 
@@ -285,6 +299,8 @@ class Settings:
                 upload_expiry=timedelta(
                     hours=_read(config, "UPLOAD_EXPIRY_HOURS", NUMBER, "a number of hours")
                 ),
+                max_decode_pixels=_read(config, "MAX_DECODE_PIXELS", INT, "a whole number"),
+                decodes_per_process=_read(config, "PHOTO_DECODES_PER_PROCESS", _positive, "≥ 1"),
             ),
             webhooks=DeliverySettings(
                 secret_key=secret_key,

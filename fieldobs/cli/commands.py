@@ -222,11 +222,11 @@ def scheduler_command() -> None:
 @with_appcontext
 def demo_command(if_empty: bool) -> None:
     """Seed a demo organisation and print how to sign in."""
-    from fieldobs.demo import seed_demo
+    from fieldobs.demo import already_seeded, seed_demo
 
     db = get_db()
     if if_empty and db.execute("SELECT 1 FROM users LIMIT 1").fetchone():
-        click.echo("demo: users exist already, nothing seeded")
+        click.echo(already_seeded(db))
         return
     click.echo(seed_demo(db))
 

@@ -33,7 +33,7 @@ from flask import Flask
 from fieldobs.db import storage_for
 from fieldobs.extensions import settings_of
 from fieldobs.operations import assignments, webhooks
-from fieldobs.photos.tus import purge_expired_uploads
+from fieldobs.photos.purge import purge_expired_uploads
 from fieldobs.settings import Settings
 from fieldobs.storage import backup
 from fieldobs.storage.connection import Database, one, transaction
@@ -76,6 +76,7 @@ def purge_uploads(db: Database, settings: Settings, now: datetime) -> dict[str, 
             db,
             settings.data_dir,
             now,
+            photos=settings.photos,
             unclaimed_photo_days=settings.unclaimed_photo_days,
             tombstone_days=settings.upload_tombstone_days,
         )

@@ -116,8 +116,8 @@ def test_demo_seeds_once(fresh_app: Flask) -> None:
     runner = fresh_app.test_cli_runner()
     first = runner.invoke(args=["demo", "--if-empty"])
     second = runner.invoke(args=["demo", "--if-empty"])
-    assert "2 areas, 6 locations" in first.output
-    assert "nothing seeded" in second.output
+    assert "2 areas, 16 stores" in first.output
+    assert "seeded earlier" in second.output
     with fresh_app.app_context():
         roles = {r[0] for r in get_db().execute("SELECT role FROM users")}
     assert roles == {"admin", "area_lead", "manager", "shopper"}
