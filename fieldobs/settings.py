@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fieldobs.operations.assignments import AssignmentPolicy
-from fieldobs.operations.webhooks import DeliverySettings
+from fieldobs.operations.assignment_rules import AssignmentPolicy
+from fieldobs.operations.delivery import DeliverySettings
 from fieldobs.photos.service import PhotoSettings
 from fieldobs.storage.connection import SYNCHRONOUS_LEVELS
 from fieldobs.visits.service import PushPolicy
@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "UNCLAIMED_PHOTO_DAYS": 30,
     # An expired upload answers 410 (not 404) for this long, then its record is deleted.
     "UPLOAD_TOMBSTONE_DAYS": 30,
-    # Run the scheduled jobs (fieldobs/jobs.py) in this process; safe in every worker.
+    # Run the scheduled jobs (fieldobs/operations/scheduler.py) here; safe in every worker.
     "SCHEDULER_ENABLED": False,
     # Seconds between runs of each scheduled job; 0 turns a job off. Missing names keep these.
     "JOB_INTERVALS": {

@@ -12,13 +12,13 @@ from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
 from fieldobs.errors import PayloadTooLarge, UnsupportedMediaType
 from fieldobs.extensions import current_settings
+from fieldobs.operations.assignment_import import import_assignments_csv
+from fieldobs.operations.assignment_rules import AssignmentPolicy
 from fieldobs.operations.assignments import (
     STATUSES,
-    AssignmentPolicy,
     cancel_assignment,
     create_assignment,
     get_assignment,
-    import_assignments_csv,
     list_assignments,
     reassign_assignment,
 )

@@ -9,8 +9,8 @@ from marshmallow import Schema, fields, validate
 
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
+from fieldobs.operations.webhook_events import EVENTS
 from fieldobs.operations.webhooks import (
-    EVENTS,
     create_webhook,
     delete_webhook,
     get_webhook,

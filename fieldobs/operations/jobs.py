@@ -1,18 +1,15 @@
-"""Scheduled jobs: plain functions `(db, config, now) -> result`, run once per tick anywhere.
+"""Scheduled jobs: plain functions `(db, settings, now) -> result`, each run under a lease.
 
-Every process may run the scheduler (APScheduler's BackgroundScheduler, started by
-`init_app` when SCHEDULER_ENABLED): a job's ticks are aligned to the epoch (every
-`interval` seconds of wall-clock time), and before running, a process takes the job's lease
-row in SQLite inside a write transaction (BEGIN IMMEDIATE). The lease is refused while
-another owner holds it unexpired, or once the tick has been run, so each job runs once per
-tick, never twice at once, however many workers or processes share the data directory. A
-running job renews its lease; a crashed owner's lapses within JOB_LEASE_SECONDS. Every run
-is logged in `job_runs`. One-off CLI commands never start the scheduler (fieldobs/cli.py).
+Before running, a process takes the job's lease row in SQLite inside a write transaction
+(BEGIN IMMEDIATE). The lease is refused while another owner holds it unexpired, or once the
+tick has been run, so each job runs once per tick, never twice at once, however many workers or
+processes share the data directory. A running job renews its lease; a crashed owner's lapses
+within JOB_LEASE_SECONDS. Every run is logged in `job_runs`. The APScheduler glue that fires
+the ticks is `scheduler`.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
@@ -22,17 +19,10 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-from flask import Flask
-
-from fieldobs.db import storage_for
-from fieldobs.extensions import settings_of
-from fieldobs.operations import assignments, webhooks
+from fieldobs.operations import assignment_deadlines, delivery
 from fieldobs.photos.tus import purge_expired_uploads
 from fieldobs.settings import Settings
 from fieldobs.storage import backup
@@ -43,9 +33,6 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[Database, Settings, datetime], dict[str, Any]]
 
-# Fire times are multiples of the interval since this instant, the same in every process.
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-
 
 def expire_assignments(
     db: Database,
@@ -53,20 +40,20 @@ def expire_assignments(
     now: datetime,
 ) -> dict[str, Any]:
     """Expire open assignments whose window has closed (assignment.expired webhooks)."""
-    expired = assignments.expire_assignments(db, now)
+    expired = assignment_deadlines.expire_assignments(db, now)
     return {"expired": len(expired), "ids": expired}
 
 
 def remind_assignments(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Remind shoppers, in their pull feed, of open windows about to close."""
     hours = settings.assignment_remind_hours
-    created = assignments.remind_assignments(db, now, timedelta(hours=hours))
+    created = assignment_deadlines.remind_assignments(db, now, timedelta(hours=hours))
     return {"reminded": len(created)}
 
 
 def deliver_webhooks(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Send due webhook deliveries, with retries and backoff."""
-    return dict(webhooks.deliver_due(db, now, settings.webhooks))
+    return dict(delivery.deliver_due(db, now, settings.webhooks))
 
 
 def purge_uploads(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
@@ -226,56 +213,3 @@ def _renew(path: str, job: str, owner: str, lease: timedelta, stop: threading.Ev
     finally:
         if conn is not None:
             conn.close()
-
-
-# The scheduler ---------------------------------------------------------------------------
-
-SCHEDULER_KEY = "fieldobs.scheduler"
-
-
-def _scheduled(app: Flask, name: str, interval: float) -> None:
-    now = utcnow()
-    # Fire times are multiples of the interval since EPOCH in every process: the same tick.
-    tick = int((now - EPOCH).total_seconds() // interval)
-    with app.app_context():
-        db = storage_for(app).connection()
-        run = run_job(db, name, settings_of(app), now, tick=tick)
-    if run.ran:
-        app.logger.info("job %s tick %s: %s", name, tick, run.error or run.result)
-
-
-def start_scheduler(app: Flask) -> BackgroundScheduler:
-    """Start this process's scheduler for the app (once); jobs with interval 0 are off."""
-    existing: BackgroundScheduler | None = app.extensions.get(SCHEDULER_KEY)
-    if existing is not None:
-        return existing
-    scheduler = BackgroundScheduler(
-        timezone=UTC,
-        executors={"default": ThreadPoolExecutor(len(JOBS))},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
-    )
-    for name, seconds in settings_of(app).job_intervals.items():
-        if seconds <= 0:
-            continue
-        scheduler.add_job(
-            _scheduled,
-            IntervalTrigger(seconds=seconds, start_date=EPOCH, timezone=UTC),
-            args=[app, name, seconds],
-            id=name,
-            name=name,
-        )
-    scheduler.start()
-    app.extensions[SCHEDULER_KEY] = scheduler
-    atexit.register(_shutdown, scheduler)
-    return scheduler
-
-
-def _shutdown(scheduler: BackgroundScheduler) -> None:
-    if scheduler.running:
-        scheduler.shutdown(wait=False)
-
-
-def init_app(app: Flask) -> None:
-    """Start the scheduler in this process when SCHEDULER_ENABLED."""
-    if settings_of(app).scheduler_enabled:
-        start_scheduler(app)

@@ -17,7 +17,7 @@ from flask import Flask
 
 from fieldobs.db import get_db
 from fieldobs.extensions import settings_of
-from fieldobs.operations import jobs
+from fieldobs.operations import jobs, scheduler
 from fieldobs.settings import DEFAULTS, Settings
 from fieldobs.storage.connection import Database, transaction
 from fieldobs.timeutil import to_rfc3339, utcnow
@@ -188,20 +188,20 @@ def test_cli_runs_one_job_now(app: Flask, data_dir: Path) -> None:
 
 def test_scheduler_starts_only_when_enabled(data_dir: Path) -> None:
     off = make_app(data_dir)
-    assert jobs.SCHEDULER_KEY not in off.extensions
+    assert scheduler.SCHEDULER_KEY not in off.extensions
     on = make_app(
         data_dir,
         SCHEDULER_ENABLED=True,
         JOB_INTERVALS={"backup": 0, "purge_uploads": 0, "deliver_webhooks": 3600},
     )
-    scheduler = on.extensions[jobs.SCHEDULER_KEY]
+    running = on.extensions[scheduler.SCHEDULER_KEY]
     try:
-        assert scheduler.running
-        assert {job.id for job in scheduler.get_jobs()} == {
+        assert running.running
+        assert {job.id for job in running.get_jobs()} == {
             "expire_assignments",
             "remind_assignments",
             "deliver_webhooks",
         }
-        assert jobs.start_scheduler(on) is scheduler
+        assert scheduler.start_scheduler(on) is running
     finally:
-        scheduler.shutdown(wait=False)
+        running.shutdown(wait=False)

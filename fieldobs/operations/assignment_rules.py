@@ -1,0 +1,163 @@
+"""Assignment rules: window times, the shopper named, the checks a new assignment passes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fieldobs.checklists.published import get_latest
+from fieldobs.errors import NotFound
+from fieldobs.people.scope import Role, resolve_principal
+from fieldobs.storage.connection import Database, one
+from fieldobs.timeutil import parse_rfc3339, to_rfc3339
+
+DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class AssignmentPolicy:
+    """The rules a new assignment is checked against."""
+
+    cooldown_days: float = 90
+
+
+# Reading the request -------------------------------------------------------------------
+
+
+def parse_window_time(text: str, timezone: str, *, end: bool) -> datetime:
+    """Return a window bound in UTC: RFC 3339 as given, else local time in `timezone`.
+
+    `2026-11-23T09:00` (no offset) is wall-clock time at the location. A date alone is the
+    start of that local day, or for a window's end the end of that day. A local time the
+    clocks skip (spring forward) is refused; one that happens twice is the first.
+    """
+    text = text.strip()
+    if DATE_ONLY.match(text):
+        day = date.fromisoformat(text) + timedelta(days=1 if end else 0)
+        moment = datetime.combine(day, time(0))
+    else:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC)
+    zone = ZoneInfo(timezone)
+    local = moment.replace(tzinfo=zone)
+    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        raise ValueError(f"{text} does not exist in {timezone} (the clocks go forward)")
+    return local.astimezone(UTC)
+
+
+def find_shopper(db: Database, value: Any) -> dict[str, Any] | None:
+    """Return the user named by a JSON number (user id) or a string (username, else an id)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    columns = "SELECT id, username, display_name, role, disabled_at FROM users"
+    if isinstance(value, int):
+        return one(db.execute(f"{columns} WHERE id = ?", [value]))
+    text = str(value).strip()
+    user = one(db.execute(f"{columns} WHERE username = ?", [text]))
+    if user is None and text.isdigit():
+        user = one(db.execute(f"{columns} WHERE id = ?", [int(text)]))
+    return user
+
+
+def check_assignment(
+    db: Database, data: dict[str, Any], policy: AssignmentPolicy, now: datetime
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Check a requested assignment; return the row to insert and the problems by field."""
+    problems: dict[str, list[str]] = {}
+    shopper = find_shopper(db, data.get("shopper"))
+    if shopper is None:
+        problems["shopper"] = ["no such user (give a username or a user id)"]
+    elif shopper["role"] != Role.SHOPPER or shopper["disabled_at"]:
+        problems["shopper"] = [f"{shopper['username']} is not an active shopper"]
+    location = one(
+        db.execute(
+            "SELECT id, timezone FROM locations WHERE id = ? AND deleted_at IS NULL",
+            [data.get("location_id")],
+        )
+    )
+    if location is None:
+        problems["location_id"] = ["no such location"]
+    slug = data.get("checklist")
+    try:
+        checklist = get_latest(db, str(slug))
+        if checklist["kind"] != "mystery_shop":
+            problems["checklist"] = [f"{slug!r} is a {checklist['kind']}, not a mystery shop"]
+    except NotFound:
+        problems["checklist"] = [f"no published checklist {slug!r}"]
+    window: dict[str, datetime] = {}
+    for name in ("window_start", "window_end"):
+        raw = data.get(name)
+        if not isinstance(raw, str) or not raw.strip():
+            problems[name] = ["required: RFC 3339, or a local date-time or date"]
+            continue
+        try:
+            window[name] = parse_window_time(
+                raw, location["timezone"] if location else "UTC", end=name == "window_end"
+            )
+        except ValueError as error:
+            problems[name] = [f"not a time: {error}"]
+    if len(window) == 2:
+        if window["window_end"] <= window["window_start"]:
+            problems.setdefault("window_end", []).append("must be after window_start")
+        elif window["window_end"] <= now:
+            problems.setdefault("window_end", []).append("is in the past")
+    row = {
+        "shopper_id": shopper["id"] if shopper else None,
+        "location_id": location["id"] if location else None,
+        "checklist_slug": slug,
+        "window_start": to_rfc3339(window["window_start"]) if "window_start" in window else None,
+        "window_end": to_rfc3339(window["window_end"]) if "window_end" in window else None,
+    }
+    if not problems and shopper is not None and location is not None:
+        scope = resolve_principal(db, shopper["id"], shopper["username"], shopper["role"])
+        if not scope.sees_location(location["id"]):
+            problems["location_id"] = [f"outside {shopper['username']}'s scope"]
+        elif clash := cooldown_clash(db, row, policy):
+            problems["location_id"] = [f"{shopper['username']} {clash}"]
+    return row, problems
+
+
+def cooldown_clash(db: Database, row: dict[str, Any], policy: AssignmentPolicy) -> str | None:
+    """Tell why the shopper may not go to this location again so soon, or None."""
+    cooldown = timedelta(days=policy.cooldown_days)
+    earliest = to_rfc3339(parse_rfc3339(row["window_start"]) - cooldown)
+    latest = to_rfc3339(parse_rfc3339(row["window_end"]) + cooldown)
+    # Expired and cancelled assignments were never carried out: the staff never saw the shopper.
+    other = one(
+        db.execute(
+            "SELECT id, window_start, window_end FROM assignments WHERE shopper_id = ?"
+            " AND location_id = ? AND status IN ('open', 'submitted')"
+            " AND window_end > ? AND window_start < ? ORDER BY window_start LIMIT 1",
+            [row["shopper_id"], row["location_id"], earliest, latest],
+        )
+    )
+    days = f"{policy.cooldown_days:g}"
+    if other is not None:
+        return (
+            f"is assigned this location already (assignment {other['id']},"
+            f" {other['window_start']} to {other['window_end']}); windows at the same"
+            f" location must be {days} days apart"
+        )
+    visit = one(
+        db.execute(
+            "SELECT observed_at FROM visits WHERE observer_id = ? AND location_id = ?"
+            " AND kind = 'mystery_shop' AND observed_at > ? AND observed_at < ?"
+            " ORDER BY observed_at DESC LIMIT 1",
+            [row["shopper_id"], row["location_id"], earliest, latest],
+        )
+    )
+    if visit is not None:
+        return (
+            f"visited this location at {visit['observed_at']}; the staff may recognise them"
+            f" within {days} days"
+        )
+    return None
+
+
+def in_window(assignment: dict[str, Any], started_at: str, finished_at: str) -> bool:
+    start, end = parse_rfc3339(assignment["window_start"]), parse_rfc3339(assignment["window_end"])
+    return start <= parse_rfc3339(started_at) and parse_rfc3339(finished_at) <= end
