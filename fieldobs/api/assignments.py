@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
-from fieldobs.errors import PayloadTooLarge, UnsupportedMediaType
+from fieldobs.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from fieldobs.extensions import current_settings
 from fieldobs.operations.assignment_import import import_assignments_csv
 from fieldobs.operations.assignment_rules import AssignmentPolicy
@@ -143,7 +143,13 @@ def import_assignments() -> dict[str, Any]:
         raise UnsupportedMediaType("Send the file as text/csv.")
     if (request.content_length or 0) > CSV_MAX_BYTES:
         raise PayloadTooLarge(f"At most {CSV_MAX_BYTES} bytes of CSV.")
-    text = request.get_data(as_text=True)
+    try:
+        text = request.get_data().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(
+            "The CSV file is not UTF-8.",
+            fields={"body": [f"not UTF-8 at byte {error.start}: save the file as UTF-8"]},
+        ) from error
     created = import_assignments_csv(
         get_db(), text, created_by=current_principal().user_id, policy=_policy(), now=utcnow()
     )

@@ -12,9 +12,12 @@ from fieldobs.checklists.published import get_latest
 from fieldobs.errors import NotFound
 from fieldobs.people.scope import Role, resolve_principal
 from fieldobs.storage.connection import Database, one
+from fieldobs.stored_integers import is_stored_integer
 from fieldobs.timeutil import parse_rfc3339, to_rfc3339
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+WINDOW_YEARS = (1970, 9000)
 
 
 @dataclass(frozen=True)
@@ -32,14 +35,19 @@ def parse_window_time(text: str, timezone: str, *, end: bool) -> datetime:
 
     `2026-11-23T09:00` (no offset) is wall-clock time at the location. A date alone is the
     start of that local day, or for a window's end the end of that day. A local time the
-    clocks skip (spring forward) is refused; one that happens twice is the first.
+    clocks skip (spring forward) is refused; one that happens twice is the first. Years
+    outside WINDOW_YEARS are refused (near the calendar's ends a shift by hours overflows).
     """
     text = text.strip()
     if DATE_ONLY.match(text):
-        day = date.fromisoformat(text) + timedelta(days=1 if end else 0)
+        day = date.fromisoformat(text)
         moment = datetime.combine(day, time(0))
     else:
         moment = datetime.fromisoformat(text.replace("z", "Z"))
+    if not WINDOW_YEARS[0] <= moment.year <= WINDOW_YEARS[1]:
+        raise ValueError(f"the year must be from {WINDOW_YEARS[0]} to {WINDOW_YEARS[1]}")
+    if DATE_ONLY.match(text) and end:
+        moment += timedelta(days=1)
     if moment.tzinfo is not None:
         return moment.astimezone(UTC)
     zone = ZoneInfo(timezone)
@@ -49,17 +57,28 @@ def parse_window_time(text: str, timezone: str, *, end: bool) -> datetime:
     return local.astimezone(UTC)
 
 
+def stored_id(text: str) -> int | None:
+    """Return the id written as ASCII digits, or None (other digits, beyond 64 bits, not one)."""
+    if not ASCII_DIGITS.fullmatch(text) or not is_stored_integer(number := int(text)):
+        return None
+    return number
+
+
 def find_shopper(db: Database, value: Any) -> dict[str, Any] | None:
     """Return the user named by a JSON number (user id) or a string (username, else an id)."""
     if isinstance(value, bool) or value is None:
         return None
     columns = "SELECT id, username, display_name, role, disabled_at FROM users"
     if isinstance(value, int):
-        return one(db.execute(f"{columns} WHERE id = ?", [value]))
+        return (
+            one(db.execute(f"{columns} WHERE id = ?", [value]))
+            if is_stored_integer(value)
+            else None
+        )
     text = str(value).strip()
     user = one(db.execute(f"{columns} WHERE username = ?", [text]))
-    if user is None and text.isdigit():
-        user = one(db.execute(f"{columns} WHERE id = ?", [int(text)]))
+    if user is None and (user_id := stored_id(text)) is not None:
+        user = one(db.execute(f"{columns} WHERE id = ?", [user_id]))
     return user
 
 
@@ -123,7 +142,8 @@ def check_assignment(
 
 def cooldown_clash(db: Database, row: dict[str, Any], policy: AssignmentPolicy) -> str | None:
     """Tell why the shopper may not go to this location again so soon, or None."""
-    cooldown = timedelta(days=policy.cooldown_days)
+    # Clamped: a cooldown of thousands of years means "never again", not an OverflowError.
+    cooldown = timedelta(days=min(policy.cooldown_days, 365 * 500))
     earliest = to_rfc3339(parse_rfc3339(row["window_start"]) - cooldown)
     latest = to_rfc3339(parse_rfc3339(row["window_end"]) + cooldown)
     # Expired and cancelled assignments were never carried out: the staff never saw the shopper.

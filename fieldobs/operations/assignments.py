@@ -13,7 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from fieldobs.errors import BadRequest, Conflict, Invalid, NotFound
-from fieldobs.operations.assignment_rules import AssignmentPolicy, check_assignment, find_shopper
+from fieldobs.operations.assignment_rules import (
+    AssignmentPolicy,
+    check_assignment,
+    find_shopper,
+    stored_id,
+)
 from fieldobs.people.scope import Principal
 from fieldobs.storage.changes import record_change, record_changes
 from fieldobs.storage.connection import Database, one, rows, transaction
@@ -220,18 +225,18 @@ def list_assignments(
     ):
         if value is not None:
             try:
-                moment = parse_rfc3339(value)
-            except ValueError as error:
+                bound = to_rfc3339(parse_rfc3339(value))
+            except (ValueError, OverflowError) as error:
                 raise Invalid(
                     f"{name} is not a timestamp.", fields={name: ["must be RFC 3339"]}
                 ) from error
             conditions.append(sql)
-            params.append(to_rfc3339(moment))
+            params.append(bound)
     if cursor:
-        if not cursor.isdigit():
+        if (after := stored_id(cursor)) is None:
             raise BadRequest("The cursor is malformed.", fields={"cursor": ["malformed"]})
         conditions.append("a.id > ?")
-        params.append(int(cursor))
+        params.append(after)
     page = rows(
         db.execute(
             f"{SELECT} WHERE {' AND '.join(conditions)} ORDER BY a.id LIMIT ?", [*params, limit + 1]

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fieldobs.errors import BadRequest, Invalid, NotFound
+from fieldobs.operations.assignment_rules import stored_id
 from fieldobs.operations.webhook_events import EVENTS
 from fieldobs.storage.connection import Database, one, rows, transaction
 from fieldobs.timeutil import now_rfc3339
@@ -121,10 +122,10 @@ def list_deliveries(
         conditions.append("status = ?")
         values.append(status)
     if cursor:
-        if not cursor.isdigit():
+        if (before := stored_id(cursor)) is None:
             raise BadRequest("The cursor is malformed.", fields={"cursor": ["malformed"]})
         conditions.append("id < ?")
-        values.append(int(cursor))
+        values.append(before)
     page = rows(
         db.execute(
             f"SELECT * FROM webhook_deliveries WHERE {' AND '.join(conditions)}"
