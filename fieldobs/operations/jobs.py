@@ -23,11 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fieldobs.operations import assignment_deadlines, delivery
+from fieldobs.operations.clock import SYSTEM_CLOCK, Clock
 from fieldobs.photos.tus import purge_expired_uploads
 from fieldobs.settings import Settings
 from fieldobs.storage import backup
 from fieldobs.storage.connection import Database, one, transaction
-from fieldobs.timeutil import to_rfc3339, utcnow
+from fieldobs.timeutil import to_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,7 @@ def _claim(
     return int(run_id or 0), None
 
 
-def _release(db: Database, run: JobRun, owner: str, keep_days: float) -> None:
-    finished = utcnow()
+def _release(db: Database, run: JobRun, owner: str, keep_days: float, finished: datetime) -> None:
     with transaction(db):
         db.execute(
             "UPDATE job_leases SET owner = NULL, expires_at = NULL WHERE job = ? AND owner = ?",
@@ -164,10 +164,11 @@ def run_job(
     *,
     tick: int | None = None,
     owner: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> JobRun:
     """Run one job under its lease (not if it is running elsewhere or its tick has run)."""
     job = JOBS[name]
-    now = now or utcnow()
+    now = now or clock.now()
     owner = owner or owner_name()
     lease = timedelta(seconds=settings.job_lease_seconds)
     run_id, reason = _claim(db, name, owner, now, lease, tick)
@@ -176,7 +177,7 @@ def run_job(
     run = JobRun(name, ran=True, run_id=run_id)
     stop = threading.Event()
     renewer = threading.Thread(
-        target=_renew, args=(_path(db), name, owner, lease, stop), daemon=True
+        target=_renew, args=(_path(db), name, owner, lease, stop, clock), daemon=True
     )
     renewer.start()
     try:
@@ -189,7 +190,7 @@ def run_job(
     finally:
         stop.set()
         renewer.join()
-        _release(db, run, owner, settings.job_run_keep_days)
+        _release(db, run, owner, settings.job_run_keep_days, clock.now())
     return run
 
 
@@ -197,16 +198,18 @@ def _path(db: Database) -> str:
     return str(db.execute("PRAGMA database_list").fetchone()[2])
 
 
-def _renew(path: str, job: str, owner: str, lease: timedelta, stop: threading.Event) -> None:
+def _renew(
+    path: str, job: str, owner: str, lease: timedelta, stop: threading.Event, clock: Clock
+) -> None:
     """Extend a running job's lease every third of its length, until told to stop."""
     conn: sqlite3.Connection | None = None
     try:
-        while not stop.wait(lease.total_seconds() / 3):
+        while not clock.wait(stop, lease.total_seconds() / 3):
             # A connection of its own: the job's is busy, and per-thread anyway.
             conn = conn or sqlite3.connect(path, timeout=10, isolation_level=None)
             conn.execute(
                 "UPDATE job_leases SET expires_at = ? WHERE job = ? AND owner = ?",
-                [to_rfc3339(utcnow() + lease), job, owner],
+                [to_rfc3339(clock.now() + lease), job, owner],
             )
     except sqlite3.Error:
         log.exception("could not renew the lease of job %s", job)
