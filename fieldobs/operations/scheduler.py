@@ -9,12 +9,15 @@ start the scheduler (fieldobs/cli/commands.py).
 from __future__ import annotations
 
 import atexit
+import os
 from datetime import UTC, datetime
 
+import click
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
+from flask.helpers import get_debug_flag
 
 from fieldobs.db import storage_for
 from fieldobs.extensions import settings_of
@@ -72,6 +75,21 @@ def _shutdown(scheduler: BackgroundScheduler) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Start the scheduler in this process when SCHEDULER_ENABLED."""
-    if settings_of(app).scheduler_enabled:
+    """Start the scheduler in this process when SCHEDULER_ENABLED (not in a reloader's parent)."""
+    if settings_of(app).scheduler_enabled and not _watches_for_the_reloader():
         start_scheduler(app)
+
+
+def _watches_for_the_reloader() -> bool:
+    """Tell whether this process is `fieldobs run --reload`'s parent, which never serves.
+
+    Flask loads the app in the watching parent too; its child (WERKZEUG_RUN_MAIN=true) serves
+    and, restarted on every change, runs the jobs.
+    """
+    if os.environ.get("WERKZEUG_RUN_MAIN") == "true":
+        return False
+    context = click.get_current_context(silent=True)
+    if context is None or context.info_name != "run":
+        return False
+    reload = context.params.get("reload")
+    return bool(get_debug_flag() if reload is None else reload)
