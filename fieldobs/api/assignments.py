@@ -8,12 +8,13 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from fieldobs.api.forms import json_body, load_form
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
 from fieldobs.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from fieldobs.extensions import current_settings
 from fieldobs.operations.assignment_import import import_assignments_csv
-from fieldobs.operations.assignment_rules import AssignmentPolicy
+from fieldobs.operations.assignment_rules import SCENARIO_MAX_CHARS, AssignmentPolicy
 from fieldobs.operations.assignments import (
     STATUSES,
     cancel_assignment,
@@ -23,6 +24,7 @@ from fieldobs.operations.assignments import (
     reassign_assignment,
 )
 from fieldobs.people.scope import Role
+from fieldobs.storage.csv_rows import FIELD_MAX_CHARS
 from fieldobs.stored_integers import StoredInteger
 from fieldobs.timeutil import utcnow
 
@@ -36,6 +38,11 @@ blp = Blueprint(
 )
 
 CSV_MAX_BYTES = 5 * 1024 * 1024
+SCENARIO_HELP = (
+    "What the shopper plays on the visit: what to ask, buy or raise (shown to them and to "
+    f"admins only; surrounding blanks trimmed; at most {SCENARIO_MAX_CHARS} characters; "
+    '"" when none).'
+)
 WINDOW_HELP = (
     "RFC 3339 with an offset (stored as UTC), or a local date-time without one "
     "(2026-11-23T09:00), or a date (2026-11-23: the start of that day; for window_end, its "
@@ -66,6 +73,11 @@ class AssignmentInSchema(Schema):
     )
     window_start = fields.String(required=True, metadata={"description": WINDOW_HELP})
     window_end = fields.String(required=True, metadata={"description": WINDOW_HELP})
+    scenario = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=SCENARIO_MAX_CHARS),
+        metadata={"description": SCENARIO_HELP},
+    )
 
 
 class ReassignSchema(Schema):
@@ -78,6 +90,7 @@ class AssignmentSchema(Schema):
     location_name = fields.String()
     timezone = fields.String()
     checklist = fields.String()
+    scenario = fields.String(metadata={"description": SCENARIO_HELP})
     window_start = fields.String(metadata={"description": "UTC"})
     window_end = fields.String(metadata={"description": "UTC"})
     status = fields.String(metadata={"description": "open | submitted | expired | cancelled"})
@@ -115,13 +128,21 @@ class AssignmentQuerySchema(Schema):
 
 @blp.route("", methods=["POST"])
 @allow(Role.ADMIN)
-@blp.arguments(AssignmentInSchema)
+@blp.doc(requestBody=json_body(AssignmentInSchema))
 @blp.response(201, AssignmentSchema)
-@blp.alt_response(422, description="Invalid; `location_id` names a cooldown clash.")
-def post_assignment(data: dict[str, Any]) -> dict[str, Any]:
+@blp.alt_response(
+    422, description="Invalid: every bad field is named; `location_id` names a cooldown clash."
+)
+def post_assignment() -> dict[str, Any]:
     """Assign a mystery shop to a shopper."""
+    data, problems = load_form(AssignmentInSchema())
     return create_assignment(
-        get_db(), data, created_by=current_principal().user_id, policy=_policy(), now=utcnow()
+        get_db(),
+        data,
+        created_by=current_principal().user_id,
+        policy=_policy(),
+        now=utcnow(),
+        problems=problems,
     )
 
 
@@ -132,7 +153,9 @@ def post_assignment(data: dict[str, Any]) -> dict[str, Any]:
         "required": True,
         "content": {"text/csv": {"schema": {"type": "string"}}},
         "description": "Columns shopper, location_id (or location_ref: a location's "
-        "external_ref), checklist, window_start, window_end. All rows or none.",
+        "external_ref), checklist, window_start, window_end, and optionally scenario. "
+        f"UTF-8; LF, CRLF or CR line endings; at most {FIELD_MAX_CHARS:,} characters a cell. "
+        "All rows or none.",
     }
 )
 @blp.response(201, ImportResultSchema)

@@ -18,17 +18,14 @@ def import_assignments_csv(
     db: Database, text: str, *, created_by: int | None, policy: AssignmentPolicy, now: datetime
 ) -> list[dict[str, Any]]:
     """Create assignments from CSV (shopper, location_id | location_ref, checklist, window_start,
-    window_end); all rows or none, problems reported by line."""
+    window_end[, scenario]); all rows or none, problems reported by line."""
     table = read_csv_rows(text)
     table.require(CSV_REQUIRED, one_of=("location_id", "location_ref"))
     problems: dict[str, list[str]] = {}
     created: list[int] = []
     with transaction(db):
         for record in table.rows:
-            data: dict[str, Any] = {
-                k: record.values.get(k)
-                for k in ("shopper", "checklist", "window_start", "window_end")
-            }
+            data: dict[str, Any] = {k: record.values.get(k) for k in (*CSV_REQUIRED, "scenario")}
             data["location_id"] = _csv_location(db, record.values)
             # Rows are inserted as they pass, so a row clashing with an earlier one (the
             # cooldown) is caught too; any problem rolls the whole file back.

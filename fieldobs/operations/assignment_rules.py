@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from fieldobs.timeutil import parse_rfc3339, to_rfc3339
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 WINDOW_YEARS = (1970, 9000)
+SCENARIO_MAX_CHARS = 2000  # what the shopper reads on a phone before going in
 
 
 @dataclass(frozen=True)
@@ -83,33 +85,38 @@ def find_shopper(db: Database, value: Any) -> dict[str, Any] | None:
 
 
 def check_assignment(
-    db: Database, data: dict[str, Any], policy: AssignmentPolicy, now: datetime
+    db: Database,
+    data: dict[str, Any],
+    policy: AssignmentPolicy,
+    now: datetime,
+    known: Mapping[str, list[str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Check a requested assignment; return the row to insert and the problems by field."""
-    problems: dict[str, list[str]] = {}
-    shopper = find_shopper(db, data.get("shopper"))
-    if shopper is None:
-        problems["shopper"] = ["no such user (give a username or a user id)"]
-    elif shopper["role"] != Role.SHOPPER or shopper["disabled_at"]:
-        problems["shopper"] = [f"{shopper['username']} is not an active shopper"]
-    location = one(
-        db.execute(
-            "SELECT id, timezone FROM locations WHERE id = ? AND deleted_at IS NULL",
-            [data.get("location_id")],
-        )
+    """Check a requested assignment; return the row to insert and the problems by field.
+
+    `known` holds problems found already (by the request's schema): those fields are not
+    checked again, and every problem is reported together.
+    """
+    problems: dict[str, list[str]] = {name: list(listed) for name, listed in (known or {}).items()}
+
+    def check(name: str) -> bool:
+        return name not in problems
+
+    shopper = _check_shopper(db, data.get("shopper"), problems) if check("shopper") else None
+    location = (
+        _check_location(db, data.get("location_id"), problems) if check("location_id") else None
     )
-    if location is None:
-        problems["location_id"] = ["no such location"]
     slug = data.get("checklist")
-    try:
-        checklist = get_latest(db, str(slug))
-        if checklist["kind"] != "mystery_shop":
-            problems["checklist"] = [f"{slug!r} is a {checklist['kind']}, not a mystery shop"]
-    except NotFound:
-        problems["checklist"] = [f"no published checklist {slug!r}"]
+    if check("checklist"):
+        _check_checklist(db, slug, problems)
+    scenario = data.get("scenario")
+    scenario = "" if scenario is None else scenario
+    if check("scenario"):
+        scenario = _check_scenario(scenario, problems)
     window: dict[str, datetime] = {}
     for name in ("window_start", "window_end"):
         raw = data.get(name)
+        if not check(name):
+            continue
         if not isinstance(raw, str) or not raw.strip():
             problems[name] = ["required: RFC 3339, or a local date-time or date"]
             continue
@@ -128,6 +135,7 @@ def check_assignment(
         "shopper_id": shopper["id"] if shopper else None,
         "location_id": location["id"] if location else None,
         "checklist_slug": slug,
+        "scenario": scenario,
         "window_start": to_rfc3339(window["window_start"]) if "window_start" in window else None,
         "window_end": to_rfc3339(window["window_end"]) if "window_end" in window else None,
     }
@@ -138,6 +146,56 @@ def check_assignment(
         elif clash := cooldown_clash(db, row, policy):
             problems["location_id"] = [f"{shopper['username']} {clash}"]
     return row, problems
+
+
+def _check_shopper(
+    db: Database, value: Any, problems: dict[str, list[str]]
+) -> dict[str, Any] | None:
+    shopper = find_shopper(db, value)
+    if shopper is None:
+        problems["shopper"] = ["no such user (give a username or a user id)"]
+    elif shopper["role"] != Role.SHOPPER or shopper["disabled_at"]:
+        problems["shopper"] = [f"{shopper['username']} is not an active shopper"]
+        return None
+    return shopper
+
+
+def _check_location(
+    db: Database, value: Any, problems: dict[str, list[str]]
+) -> dict[str, Any] | None:
+    location = (
+        one(
+            db.execute(
+                "SELECT id, timezone FROM locations WHERE id = ? AND deleted_at IS NULL", [value]
+            )
+        )
+        if is_stored_integer(value)
+        else None
+    )
+    if location is None:
+        problems["location_id"] = ["no such location"]
+    return location
+
+
+def _check_checklist(db: Database, slug: Any, problems: dict[str, list[str]]) -> None:
+    try:
+        checklist = get_latest(db, slug) if isinstance(slug, str) else None
+    except NotFound:
+        checklist = None
+    if checklist is None:
+        problems["checklist"] = [f"no published checklist {slug!r}"]
+    elif checklist["kind"] != "mystery_shop":
+        problems["checklist"] = [f"{slug!r} is a {checklist['kind']}, not a mystery shop"]
+
+
+def _check_scenario(value: Any, problems: dict[str, list[str]]) -> str:
+    if not isinstance(value, str):
+        problems["scenario"] = ["must be text"]
+        return ""
+    text = value.strip()
+    if len(text) > SCENARIO_MAX_CHARS:
+        problems["scenario"] = [f"at most {SCENARIO_MAX_CHARS:,} characters (got {len(text):,})"]
+    return text
 
 
 def cooldown_clash(db: Database, row: dict[str, Any], policy: AssignmentPolicy) -> str | None:

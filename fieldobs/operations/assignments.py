@@ -39,12 +39,14 @@ def insert_assignment(
     stamp = to_rfc3339(now)
     assignment_id = int(
         db.execute(
-            "INSERT INTO assignments (shopper_id, location_id, checklist_slug, window_start,"
-            " window_end, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO assignments (shopper_id, location_id, checklist_slug, scenario,"
+            " window_start, window_end, created_by, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 row["shopper_id"],
                 row["location_id"],
                 row["checklist_slug"],
+                row["scenario"],
                 row["window_start"],
                 row["window_end"],
                 created_by,
@@ -65,10 +67,11 @@ def create_assignment(
     created_by: int | None,
     policy: AssignmentPolicy,
     now: datetime,
+    problems: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Create an open assignment; 422 naming each bad field."""
+    """Create an open assignment; 422 naming each bad field, with those `problems` found already."""
     with transaction(db):
-        row, problems = check_assignment(db, data, policy, now)
+        row, problems = check_assignment(db, data, policy, now, known=problems)
         if problems:
             raise Invalid("The assignment is invalid.", fields=problems)
         assignment_id = insert_assignment(db, row, created_by, now)
@@ -116,6 +119,7 @@ def reassign_assignment(
             "shopper": shopper,
             "location_id": old["location_id"],
             "checklist": old["checklist_slug"],
+            "scenario": old["scenario"],
             "window_start": old["window_start"],
             "window_end": old["window_end"],
         }
@@ -162,6 +166,7 @@ def present(row: dict[str, Any], *, admin: bool) -> dict[str, Any]:
         "location_name": row["location_name"],
         "timezone": row["timezone"],
         "checklist": row["checklist_slug"],
+        "scenario": row["scenario"],
         "window_start": row["window_start"],
         "window_end": row["window_end"],
         "status": row["status"],
