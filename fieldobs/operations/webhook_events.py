@@ -1,7 +1,8 @@
 """Webhook events: one delivery queued per subscription, inside the event's transaction.
 
-Bodies never name a shopper: observers and shoppers appear as the same pseudonym store-side
-staff see (rendered at the first attempt, in `delivery`).
+The payload holds internal ids; each delivery is rendered for its webhook's audience at the
+first attempt (`webhook_bodies`), and a `client` webhook is queued only what a store manager
+could see.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 from fieldobs import events
 from fieldobs.operations.assignments import ASSIGNMENT_EXPIRED
+from fieldobs.operations.webhook_bodies import AGENCY, client_hears, first_attempt_at
 from fieldobs.storage.connection import Database, rows
-from fieldobs.timeutil import now_rfc3339
+from fieldobs.timeutil import to_rfc3339, utcnow
 
 EVENTS = (events.VISIT_SUBMITTED, events.VISIT_RELEASED, events.VISIT_RETURNED, ASSIGNMENT_EXPIRED)
 
@@ -26,19 +28,35 @@ def queue(db: Database, event: str, payload: dict[str, Any] | Callable[[], dict[
     The payload may be given as a function, called only when someone subscribes to the event.
     """
     hooks = [
-        h["id"]
-        for h in rows(db.execute("SELECT id, events FROM webhooks WHERE deleted_at IS NULL"))
+        h
+        for h in rows(
+            db.execute("SELECT id, events, audience FROM webhooks WHERE deleted_at IS NULL")
+        )
         if event in json.loads(h["events"])
     ]
     if not hooks:
         return 0
-    now = now_rfc3339()
+    data = payload() if callable(payload) else payload
+    hooks = [h for h in hooks if h["audience"] == AGENCY or client_hears(event, data)]
+    now = utcnow()
+    stamp = to_rfc3339(now)
     event_id = str(uuid.uuid4())
-    data = json.dumps(payload() if callable(payload) else payload, sort_keys=True)
+    text = json.dumps(data, sort_keys=True)
     db.conn.executemany(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, event, occurred_at, payload,"
         " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(hook, event_id, event, now, data, now, now) for hook in hooks],
+        [
+            (
+                hook["id"],
+                event_id,
+                event,
+                stamp,
+                text,
+                to_rfc3339(first_attempt_at(hook["audience"], data, now)),
+                stamp,
+            )
+            for hook in hooks
+        ],
     )
     return len(hooks)
 

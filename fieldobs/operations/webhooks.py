@@ -10,48 +10,71 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from fieldobs.errors import BadRequest, Invalid, NotFound
 from fieldobs.operations.assignment_rules import stored_id
+from fieldobs.operations.webhook_bodies import AUDIENCES, CLIENT, CLIENT_EVENTS
 from fieldobs.operations.webhook_events import EVENTS
+from fieldobs.operations.webhook_targets import TargetPolicy, check_url
 from fieldobs.storage.connection import Database, one, rows, transaction
-from fieldobs.timeutil import now_rfc3339
+from fieldobs.timeutil import now_rfc3339, to_rfc3339
 
 
-def _check(url: str, subscribed: list[str]) -> dict[str, list[str]]:
-    problems: dict[str, list[str]] = {}
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        problems["url"] = ["must be an absolute http:// or https:// URL"]
-    unknown = [e for e in subscribed if e not in EVENTS]
-    if unknown or not subscribed:
-        problems["events"] = [f"choose from {', '.join(EVENTS)}"]
+def check_webhook(
+    data: dict[str, Any], policy: TargetPolicy, known: Mapping[str, list[str]] | None = None
+) -> dict[str, list[str]]:
+    """Return the problems of a subscription by field, with those found already (`known`)."""
+    problems: dict[str, list[str]] = {name: list(listed) for name, listed in (known or {}).items()}
+    # `events.0` is a problem of `events`: that field is not checked again.
+    checked = {name.split(".", 1)[0] for name in problems}
+    url = data.get("url")
+    if "url" not in checked:
+        if not isinstance(url, str):
+            problems["url"] = ["must be an absolute http:// or https:// URL"]
+        elif found := check_url(url, policy):
+            problems["url"] = found
+    audience = data.get("audience") or CLIENT
+    if "audience" not in checked and audience not in AUDIENCES:
+        problems["audience"] = [f"choose from {', '.join(AUDIENCES)}"]
+    subscribed = data.get("events")
+    if "events" not in checked:
+        if not isinstance(subscribed, list) or not subscribed:
+            problems["events"] = [f"choose from {', '.join(EVENTS)}"]
+        elif unknown := [e for e in subscribed if e not in EVENTS]:
+            problems["events"] = [f"unknown {unknown}; choose from {', '.join(EVENTS)}"]
+        elif audience == CLIENT and (hidden := [e for e in subscribed if e not in CLIENT_EVENTS]):
+            problems["events"] = [
+                f"a client webhook hears only {', '.join(CLIENT_EVENTS)} (not {', '.join(hidden)}):"
+                " store staff never see them; register an agency webhook for those"
+            ]
     return problems
 
 
 def create_webhook(
     db: Database,
+    data: dict[str, Any],
     *,
-    url: str,
-    subscribed: list[str],
-    description: str | None = None,
+    policy: TargetPolicy,
     created_by: int | None = None,
+    problems: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Subscribe a URL to events; the answer carries the signing secret, shown only now."""
-    if problems := _check(url, subscribed):
-        raise Invalid("The webhook is invalid.", fields=problems)
+    if found := check_webhook(data, policy, problems):
+        raise Invalid("The webhook is invalid.", fields=found)
     secret = "whsec_" + secrets.token_urlsafe(32)
     with transaction(db):
         webhook_id = db.execute(
-            "INSERT INTO webhooks (url, events, secret, description, created_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO webhooks (url, events, audience, secret, description, created_by,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                url,
-                json.dumps(sorted(set(subscribed))),
+                data["url"],
+                json.dumps(sorted(set(data["events"]))),
+                data.get("audience") or CLIENT,
                 secret,
-                description,
+                data.get("description"),
                 created_by,
                 now_rfc3339(),
             ],
@@ -59,15 +82,39 @@ def create_webhook(
     return {**get_webhook(db, int(webhook_id or 0)), "secret": secret}
 
 
+def resume_webhook(db: Database, webhook_id: int, now: datetime) -> dict[str, Any]:
+    """Resume a paused endpoint: every kept delivery is due at once."""
+    with transaction(db):
+        get_webhook(db, webhook_id)
+        resume(db, webhook_id, now)
+    return get_webhook(db, webhook_id)
+
+
+def resume(db: Database, webhook_id: int, now: datetime) -> None:
+    """Clear an endpoint's failing state and make its pending deliveries due (in a transaction)."""
+    db.execute(
+        "UPDATE webhooks SET failing_since = NULL, paused_at = NULL, probe_at = NULL WHERE id = ?",
+        [webhook_id],
+    )
+    db.execute(
+        "UPDATE webhook_deliveries SET next_attempt_at = min(next_attempt_at, ?)"
+        " WHERE webhook_id = ? AND status = 'pending'",
+        [to_rfc3339(now), webhook_id],
+    )
+
+
 def _present(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "url": row["url"],
         "events": json.loads(row["events"]),
+        "audience": row["audience"],
         "description": row["description"],
         "created_at": row["created_at"],
         "pending": row.get("pending", 0),
         "failed": row.get("failed", 0),
+        "failing_since": row["failing_since"],
+        "paused_at": row["paused_at"],
     }
 
 

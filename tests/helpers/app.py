@@ -11,6 +11,7 @@ from flask import Flask
 from fieldobs import create_app
 from fieldobs.extensions import SETTINGS_KEY
 from fieldobs.settings import Settings
+from tests.helpers.resolver import StubResolver
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -47,7 +48,13 @@ def make_app(data_dir: Path, **overrides: Any) -> Flask:
 
     Copies of the template are migrated and published already, so start-up work is skipped.
     """
-    settings = {"DATA_DIR": str(data_dir), "TESTING": True, "AUTO_INIT": False}
+    settings = {
+        "DATA_DIR": str(data_dir),
+        "TESTING": True,
+        "AUTO_INIT": False,
+        # Webhook host names resolve from a table: tests make no DNS query.
+        "WEBHOOK_RESOLVER": StubResolver(),
+    }
     return create_app({**settings, **overrides})
 
 

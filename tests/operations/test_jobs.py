@@ -212,6 +212,7 @@ def test_deliver_webhooks_with_nothing_due_does_nothing(app: Flask) -> None:
         "delivered": 0,
         "retry": 0,
         "failed": 0,
+        "cancelled": 0,
         "deferred": 0,
     }
 
