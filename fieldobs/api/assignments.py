@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from fieldobs.api.forms import json_body, load_form
 from fieldobs.api.security import allow, current_principal
@@ -26,7 +26,7 @@ from fieldobs.operations.assignments import (
 from fieldobs.people.scope import Role
 from fieldobs.storage.csv_rows import FIELD_MAX_CHARS
 from fieldobs.stored_integers import StoredInteger
-from fieldobs.timeutil import utcnow
+from fieldobs.timeutil import parse_rfc3339, to_rfc3339, utcnow
 
 blp = Blueprint(
     "assignments",
@@ -116,12 +116,27 @@ class ImportResultSchema(Schema):
     assignments = fields.List(fields.Nested(AssignmentSchema))
 
 
+def _rfc3339(value: str) -> None:
+    """Refuse a time that is not RFC 3339 with an offset, within the calendar in UTC."""
+    try:
+        to_rfc3339(parse_rfc3339(value))
+    except (ValueError, OverflowError) as error:
+        raise ValidationError("must be RFC 3339 with an offset") from error
+
+
 class AssignmentQuerySchema(Schema):
+    # Every filter is checked here, so that several bad ones are named in one answer.
     shopper = fields.String(metadata={"description": "Admins: a user id or username"})
     location_id = StoredInteger()
     status = fields.String(validate=validate.OneOf(STATUSES))
-    window_from = fields.String(metadata={"description": "RFC 3339: windows ending after it"})
-    window_to = fields.String(metadata={"description": "RFC 3339: windows starting before it"})
+    window_from = fields.String(
+        validate=_rfc3339,
+        metadata={"description": "RFC 3339: windows ending after it", "format": "date-time"},
+    )
+    window_to = fields.String(
+        validate=_rfc3339,
+        metadata={"description": "RFC 3339: windows starting before it", "format": "date-time"},
+    )
     cursor = fields.String()
     limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=50)
 

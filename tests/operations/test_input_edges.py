@@ -89,3 +89,18 @@ def test_delivery_log_cursor_at_the_edges_is_400(
     )
     assert response.status_code == 400, response.get_json()
     assert "cursor" in response.get_json()["error"]["fields"]
+
+
+def test_several_bad_list_filters_are_named_together(client: FlaskClient, org: Org) -> None:
+    response = client.get(
+        "/api/v1/assignments",
+        query_string={"status": "lost", "window_from": "soon", "window_to": "later", "limit": 0},
+        headers=org.auth("admin"),
+    )
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {
+        "status",
+        "window_from",
+        "window_to",
+        "limit",
+    }
