@@ -8,21 +8,23 @@ from typing import Any
 
 import pytest
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+LOOPBACK = ("127.0.0.1", "::1")
 
 
 @pytest.fixture(autouse=True)
-def connections_to_loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Refuse, before any packet leaves, a connection to anything but the loopback address."""
+def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Record every outgoing connection; refuse, before it is made, one off the loopback."""
     connect = socket.create_connection
+    made: list[Any] = []
     refused: list[Any] = []
 
     def guarded(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
         if address[0] not in LOOPBACK:
             refused.append(address)
             raise AssertionError(f"a test tried to connect to {address}")
+        made.append(address)
         return connect(address, *args, **kwargs)
 
     monkeypatch.setattr(socket, "create_connection", guarded)
-    yield refused
+    yield made
     assert not refused, f"connections attempted outside 127.0.0.1: {refused}"

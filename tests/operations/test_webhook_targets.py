@@ -74,23 +74,25 @@ def resolver(app: Flask) -> StubResolver:
 
 @pytest.mark.parametrize("url", INSIDE + NEVER)
 def test_a_literal_address_inside_the_network_is_refused_without_resolving(
-    client: FlaskClient, org: Org, resolver: StubResolver, url: str
+    client: FlaskClient, org: Org, resolver: StubResolver, connections: list[Any], url: str
 ) -> None:
     response = register(client, org, url)
     assert response.status_code == 422, response.get_json()
     assert set(response.get_json()["error"]["fields"]) == {"url"}
     assert resolver.asked == []  # read as a number or a local name: no resolver asked
+    assert connections == []
 
 
 @pytest.mark.parametrize("name", sorted(RESOLVED_INSIDE))
 def test_a_name_resolving_inside_the_network_is_refused(
-    client: FlaskClient, org: Org, resolver: StubResolver, name: str
+    client: FlaskClient, org: Org, resolver: StubResolver, connections: list[Any], name: str
 ) -> None:
     response = register(client, org, f"https://{name}/hook")
     assert response.status_code == 422
     [problem] = response.get_json()["error"]["fields"]["url"]
     assert problem.startswith(f"{name} resolves to an address")
     assert resolver.asked == [name]
+    assert connections == []
 
 
 def test_a_public_name_is_accepted(client: FlaskClient, org: Org, resolver: StubResolver) -> None:
@@ -162,7 +164,12 @@ def last_attempt(client: FlaskClient, org: Org, hook_id: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("rebound", [["127.0.0.1"], ["169.254.169.254"], [PUBLIC, "10.0.0.1"]])
 def test_a_name_rebound_inside_the_network_is_refused_at_delivery(
-    app: Flask, client: FlaskClient, org: Org, resolver: StubResolver, rebound: list[str]
+    app: Flask,
+    client: FlaskClient,
+    org: Org,
+    resolver: StubResolver,
+    connections: list[Any],
+    rebound: list[str],
 ) -> None:
     with Receiver() as receiver:
         port = receiver.server.server_address[1]
@@ -172,14 +179,15 @@ def test_a_name_rebound_inside_the_network_is_refused_at_delivery(
         pushed_and_released(client, org)
         resolver.table["rebind.example.com"] = rebound  # the attacker's DNS answers anew
         run_job(app, "deliver_webhooks", utcnow() + timedelta(seconds=1))
-        assert receiver.received == []  # the service listening there heard nothing
+        assert connections == []  # refused before any connection was made
+        assert receiver.received == []
     attempt = last_attempt(client, org, made.get_json()["id"])
     assert attempt["status_code"] is None
     assert attempt["error"].startswith("refused: rebind.example.com resolves to an address")
 
 
 def test_a_refusal_reads_the_same_whatever_listens_there(
-    app: Flask, client: FlaskClient, org: Org, resolver: StubResolver
+    app: Flask, client: FlaskClient, org: Org, resolver: StubResolver, connections: list[Any]
 ) -> None:
     with Receiver() as receiver:
         open_port, closed_port = receiver.server.server_address[1], free_port()
@@ -191,6 +199,7 @@ def test_a_refusal_reads_the_same_whatever_listens_there(
         pushed_and_released(client, org)
         resolver.table["a.example.com"] = ["127.0.0.1"]
         run_job(app, "deliver_webhooks", utcnow() + timedelta(seconds=1))
+    assert connections == []
     errors = {last_attempt(client, org, h["id"])["error"] for h in hooks}
     durations = {last_attempt(client, org, h["id"])["duration_ms"] for h in hooks}
     assert len(errors) == 1  # no port scan: an open and a closed port look alike
@@ -198,7 +207,7 @@ def test_a_refusal_reads_the_same_whatever_listens_there(
 
 
 def test_delivery_connects_to_the_checked_address_naming_the_host(
-    app: Flask, client: FlaskClient, org: Org, resolver: StubResolver
+    app: Flask, client: FlaskClient, org: Org, resolver: StubResolver, connections: list[Any]
 ) -> None:
     reconfigure(app, WEBHOOK_ALLOW_PRIVATE_TARGETS=True, WEBHOOK_RESOLVER=resolver)
     resolver.table["receiver.example.com"] = ["127.0.0.1"]
@@ -215,6 +224,7 @@ def test_delivery_connects_to_the_checked_address_naming_the_host(
     assert request.path == "/in?x=1"
     assert request.headers["Host"] == f"receiver.example.com:{port}"
     assert resolver.asked == ["receiver.example.com"]  # resolved once, then that address used
+    assert connections == [("127.0.0.1", port)]
 
 
 def test_with_the_setting_a_closed_port_reads_could_not_connect(
