@@ -58,9 +58,11 @@ DUE = (
     " row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.id) AS turn"
     " FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
     " WHERE d.status = 'pending' AND w.deleted_at IS NULL AND ("
-    # Active endpoints: what is due. Paused ones at their probe time: the oldest kept one.
+    # Active endpoints: what is due. Paused ones at their probe time: the oldest kept one
+    # (one held back until the end of its hour, never sent yet, still waits for it).
     "  (w.paused_at IS NULL AND d.next_attempt_at <= :now)"
-    "  OR (w.paused_at IS NOT NULL AND w.probe_at <= :now)))"
+    "  OR (w.paused_at IS NOT NULL AND w.probe_at <= :now"
+    "      AND (d.attempts > 0 OR d.next_attempt_at <= :now))))"
     " WHERE turn <= CASE WHEN paused_at IS NULL THEN :batch ELSE 1 END"
     " ORDER BY webhook_id, turn"
 )

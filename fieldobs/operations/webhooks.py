@@ -91,14 +91,17 @@ def resume_webhook(db: Database, webhook_id: int, now: datetime) -> dict[str, An
 
 
 def resume(db: Database, webhook_id: int, now: datetime) -> None:
-    """Clear an endpoint's failing state and make its pending deliveries due (in a transaction)."""
+    """Clear an endpoint's failing state and make its retries due (in a transaction).
+
+    A delivery never sent keeps its first time: it may be held until the end of its hour.
+    """
     db.execute(
         "UPDATE webhooks SET failing_since = NULL, paused_at = NULL, probe_at = NULL WHERE id = ?",
         [webhook_id],
     )
     db.execute(
         "UPDATE webhook_deliveries SET next_attempt_at = min(next_attempt_at, ?)"
-        " WHERE webhook_id = ? AND status = 'pending'",
+        " WHERE webhook_id = ? AND status = 'pending' AND attempts > 0",
         [to_rfc3339(now), webhook_id],
     )
 

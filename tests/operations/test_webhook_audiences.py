@@ -13,8 +13,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from fieldobs.db import get_db
+from fieldobs.storage.connection import transaction
 from fieldobs.storage.migrate import migrations
-from fieldobs.timeutil import parse_rfc3339, utcnow
+from fieldobs.timeutil import now_rfc3339, parse_rfc3339, utcnow
 from tests.helpers.app import Org, reconfigure
 from tests.helpers.ops_factory import (
     Received,
@@ -189,3 +191,32 @@ def test_migration_makes_earlier_webhooks_client_ones(tmp_path: Path) -> None:
     assert (hook[0], json.loads(hook[1]), hook[2]) == ("client", CLIENT_EVENTS, None)
     assert conn.execute("SELECT status FROM webhook_deliveries").fetchone()[0] == "cancelled"
     conn.close()
+
+
+def test_a_held_delivery_waits_for_its_hour_through_pauses_and_resumes(
+    app: Flask, client: FlaskClient, org: Org
+) -> None:
+    start = utcnow()
+    with Receiver() as store:
+        made = subscribe(client, org, {"url": store.url, "events": ["visit.released"]})
+        review(client, org, pushed(client, org), "release")
+        # Paused, with a probe due now; then resumed by the admin.
+        with app.app_context():
+            db = get_db()
+            with transaction(db):
+                db.execute(
+                    "UPDATE webhooks SET failing_since = ?, paused_at = ?, probe_at = ?",
+                    [now_rfc3339(), now_rfc3339(), now_rfc3339()],
+                )
+        run_job(app, "deliver_webhooks", start + timedelta(seconds=1))
+        admin = org.auth("admin")
+        assert client.post(f"/api/v1/webhooks/{made['id']}/resume", headers=admin).status_code
+        run_job(app, "deliver_webhooks", start + timedelta(seconds=2))
+        [queued] = client.get(
+            f"/api/v1/webhooks/{made['id']}/deliveries", headers=admin
+        ).get_json()["deliveries"]
+        due = parse_rfc3339(queued["next_attempt_at"])
+        occurred = parse_rfc3339(queued["occurred_at"])
+        if start + timedelta(seconds=2) < due:  # (unless the hour ended as the test ran)
+            assert store.received == []
+        assert due == occurred.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
