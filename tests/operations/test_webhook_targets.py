@@ -236,3 +236,19 @@ def test_with_the_setting_a_closed_port_reads_could_not_connect(
     run_job(app, "deliver_webhooks", utcnow() + timedelta(seconds=1))
     attempt = last_attempt(client, org, made.get_json()["id"])
     assert (attempt["status_code"], attempt["error"]) == (None, "could not connect")
+
+
+def test_https_to_an_endpoint_without_tls_reads_tls_failed(
+    app: Flask, client: FlaskClient, org: Org
+) -> None:
+    reconfigure(app, WEBHOOK_ALLOW_PRIVATE_TARGETS=True)
+    with Receiver() as plain:
+        port = plain.server.server_address[1]
+        made = register(client, org, f"https://127.0.0.1:{port}/", audience="agency")
+        pushed_and_released(client, org)
+        run_job(app, "deliver_webhooks", utcnow() + timedelta(seconds=1))
+    attempt = last_attempt(client, org, made.get_json()["id"])
+    assert (attempt["status_code"], attempt["error"]) == (
+        None,
+        "TLS failed (certificate or protocol)",
+    )
