@@ -86,7 +86,12 @@ def test_each_audience_hears_what_its_view_shows(app: Flask, client: FlaskClient
     # The store: the released mystery shop and the walk-through, nothing else.
     assert sorted(heard_by_store) == ["visit.released", "visit.submitted"]
     [walk] = heard_by_store["visit.submitted"]
-    assert walk.json()["data"]["visit"]["id"] == walkthrough
+    walk_view = client.get(
+        f"/api/v1/visits/{walkthrough}", headers=org.auth("manager")
+    ).get_json()  # a walk-through is the manager's own kind of visit: exact times
+    walked = walk.json()["data"]["visit"]
+    assert (walked["id"], walked["observed_at"]) == (walkthrough, walk_view["observed_at"])
+    assert walked["observer"]["pseudonym"] == walk_view["observer"]["pseudonym"]
     [shop] = heard_by_store["visit.released"]
     manager_view = client.get(f"/api/v1/visits/{released}", headers=org.auth("manager")).get_json()
     body = shop.json()
@@ -105,6 +110,8 @@ def test_each_audience_hears_what_its_view_shows(app: Flask, client: FlaskClient
     assert verify_signature(made["secret"], shop)
     # The agency: every event, exact times, the assignment and its window.
     assert sorted(heard_by_agency) == sorted(ALL_EVENTS)
+    [returned] = heard_by_agency["visit.returned"]
+    assert b"greeter" not in returned.body  # the reviewer's note stays out
     assert len(heard_by_agency["visit.submitted"]) == 3
     [expired] = heard_by_agency["assignment.expired"]
     data = expired.json()["data"]["assignment"]
