@@ -13,9 +13,11 @@ $(STAMP): pyproject.toml setup.py sync/pyproject.toml
 
 install: $(STAMP)
 
+# The dev server's process runs the scheduled jobs (expiry, reminders, webhooks, backups).
 run: $(STAMP)
 	$(BIN)/fieldobs init-db
 	$(BIN)/fieldobs demo --if-empty
+	FIELDOBS_SCHEDULER_ENABLED=$${FIELDOBS_SCHEDULER_ENABLED:-1} \
 	$(BIN)/fieldobs run --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
 lint: $(STAMP)

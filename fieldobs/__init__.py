@@ -34,9 +34,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)
     from fieldobs import lifecycle
     from fieldobs.cli import commands as cli
-    from fieldobs.operations import jobs
+    from fieldobs.operations import scheduler
 
     cli.init_app(app)
     lifecycle.init_app(app)
-    jobs.init_app(app)
+    scheduler.init_app(app)
     return app

@@ -10,8 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fieldobs.operations.assignments import AssignmentPolicy
-from fieldobs.operations.webhooks import DeliverySettings
+from fieldobs.operations.assignment_rules import AssignmentPolicy
+from fieldobs.operations.delivery import DeliverySettings
+from fieldobs.operations.webhook_targets import TargetPolicy, system_resolver
 from fieldobs.people.throttle import LoginPolicy
 from fieldobs.photos.policy import PhotoSettings
 from fieldobs.storage.connection import SYNCHRONOUS_LEVELS
@@ -68,7 +69,7 @@ DEFAULTS: dict[str, Any] = {
     "UNCLAIMED_PHOTO_DAYS": 30,
     # An expired upload answers 410 (not 404) for this long, then its record is deleted.
     "UPLOAD_TOMBSTONE_DAYS": 30,
-    # Run the scheduled jobs (fieldobs/jobs.py) in this process; safe in every worker.
+    # Run the scheduled jobs (fieldobs/operations/scheduler.py) here; safe in every worker.
     "SCHEDULER_ENABLED": False,
     # Seconds between runs of each scheduled job; 0 turns a job off. Missing names keep these.
     "JOB_INTERVALS": {
@@ -92,6 +93,16 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_BACKOFF_SECONDS": 30,
     "WEBHOOK_BACKOFF_MAX_SECONDS": 6 * 3600,
     "WEBHOOK_BATCH": 100,
+    # An endpoint failing this long without a success is paused: its deliveries are kept and
+    # one is tried every WEBHOOK_PROBE_SECONDS; a success or an admin's resume restarts it.
+    "WEBHOOK_PAUSE_AFTER_SECONDS": 3600,
+    "WEBHOOK_PROBE_SECONDS": 900,
+    # Allow webhook URLs on loopback and private addresses (an on-premises receiver);
+    # link-local (cloud metadata) and unspecified addresses stay refused.
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS": False,
+    # Python config only: a function (host, port) -> [address] resolving webhook hosts; tests
+    # give one so that no DNS query leaves them. None: the system's resolver.
+    "WEBHOOK_RESOLVER": None,
     "JSON_SORT_KEYS": False,
     # Request bodies (fieldobs/api/limits.py): larger ones are refused with 413 before reading.
     "MAX_JSON_BODY_BYTES": 64 * 1024,  # every JSON endpoint not listed below
@@ -309,6 +320,14 @@ class Settings:
                 backoff=_read(config, "WEBHOOK_BACKOFF_SECONDS", NUMBER, "a number"),
                 backoff_max=_read(config, "WEBHOOK_BACKOFF_MAX_SECONDS", NUMBER, "a number"),
                 batch=_read(config, "WEBHOOK_BATCH", INT, "a whole number"),
+                pause_after=_read(config, "WEBHOOK_PAUSE_AFTER_SECONDS", NUMBER, "a number"),
+                probe_every=_read(config, "WEBHOOK_PROBE_SECONDS", NUMBER, "a number"),
+                targets=TargetPolicy(
+                    allow_private=_read(
+                        config, "WEBHOOK_ALLOW_PRIVATE_TARGETS", _flag, "true or false"
+                    ),
+                    resolver=config.get("WEBHOOK_RESOLVER") or system_resolver,
+                ),
             ),
             assignments=AssignmentPolicy(
                 cooldown_days=_read(config, "REASSIGN_COOLDOWN_DAYS", NUMBER, "a number of days")

@@ -146,7 +146,7 @@ def assignments_group() -> None:
 def import_assignments_command(csv_file: TextIO) -> None:
     """Create assignments from CSV: shopper, location_id (or location_ref), checklist,
     window_start, window_end. All rows or none; problems are reported by line."""
-    from fieldobs.operations.assignments import import_assignments_csv
+    from fieldobs.operations.assignment_import import import_assignments_csv
     from fieldobs.timeutil import utcnow
 
     policy = current_settings().assignments
@@ -204,7 +204,7 @@ def run_job_command(name: str) -> None:
 @with_appcontext
 def scheduler_command() -> None:
     """Run the scheduled jobs in the foreground until interrupted (a dedicated process)."""
-    from fieldobs.operations.jobs import start_scheduler
+    from fieldobs.operations.scheduler import start_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     scheduler = start_scheduler(app)

@@ -14,6 +14,7 @@ from fieldobs import create_app
 from fieldobs.extensions import SETTINGS_KEY
 from fieldobs.settings import Settings
 from tests.helpers.contract import check_response
+from tests.helpers.resolver import StubResolver
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -50,7 +51,13 @@ def make_app(data_dir: Path, **overrides: Any) -> Flask:
 
     Copies of the template are migrated and published already, so start-up work is skipped.
     """
-    settings = {"DATA_DIR": str(data_dir), "TESTING": True, "AUTO_INIT": False}
+    settings = {
+        "DATA_DIR": str(data_dir),
+        "TESTING": True,
+        "AUTO_INIT": False,
+        # Webhook host names resolve from a table: tests make no DNS query.
+        "WEBHOOK_RESOLVER": StubResolver(),
+    }
     app = create_app({**settings, **overrides})
     app.test_client_class = BufferedClient
     return app
