@@ -4,27 +4,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-fast lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py sync/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' -e ./sync
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# The dev server's process runs the scheduled jobs (expiry, reminders, webhooks, backups).
 run: $(STAMP)
 	$(BIN)/fieldobs init-db
 	$(BIN)/fieldobs demo --if-empty
+	FIELDOBS_SCHEDULER_ENABLED=$${FIELDOBS_SCHEDULER_ENABLED:-1} \
 	$(BIN)/fieldobs run --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest -q
+
+# The edit loop: lint, then every test but those marked slow (real servers, browsers).
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

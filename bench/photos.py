@@ -1,6 +1,9 @@
 """Benchmark the photo pipeline: photos per second and peak memory for 12 MP JPEG and HEIC.
 
-Run: .venv/bin/python bench/photos.py
+Run: .venv/bin/python bench/photos.py [--server] [--repo PATH]
+
+The last part (only it with `--server`) sends 8 concurrent uploads of large PNGs to a real
+server and reports the total RSS of its workers: see bench/photos_server.py.
 
 Each (photo, pipeline) runs in a fresh child process, so one pipeline's libraries, caches and
 heap do not count against another. A child imports its libraries, warms them up on a tiny photo,
@@ -326,10 +329,17 @@ def main() -> None:
     """Generate the photos, measure every pipeline on each and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=4, metavar=("PIPELINE", "PHOTO", "WARMUP", "RUNS"))
+    parser.add_argument("--server", action="store_true", help="only the concurrent-upload part")
+    parser.add_argument("--repo", type=Path, default=REPO, help="serve this checkout's code")
     args = parser.parse_args()
     if args.child:
         name, photo, warmup, runs = args.child
         print(json.dumps(child(name, Path(photo), Path(warmup), int(runs))))
+        return
+    from bench import photos_server
+
+    if args.server:
+        photos_server.report(args.repo.resolve())
         return
     started = time.perf_counter()
     names = pipelines_here()
@@ -352,6 +362,7 @@ def main() -> None:
     print("\ntargets:")
     for verdict in verdicts:
         print(f"  {verdict}")
+    photos_server.report(args.repo.resolve())
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

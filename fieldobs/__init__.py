@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from fieldobs import api, db, wiring
-from fieldobs.settings import DEFAULTS
+from fieldobs.extensions import SETTINGS_KEY
+from fieldobs.settings import DEFAULTS, Settings
 
 __all__ = ["create_app"]
 
@@ -25,6 +25,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.json.sort_keys = bool(app.config["JSON_SORT_KEYS"])  # type: ignore[attr-defined]
+    # Typed and checked once: a bad FIELDOBS_* value stops the start, naming the variable.
+    settings = Settings.from_config(app.config)
+    app.extensions[SETTINGS_KEY] = settings
+    app.config["DATA_DIR"] = str(settings.data_dir)
     wiring.connect()
     db.init_app(app)
     api.init_app(app)
@@ -34,14 +38,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     console.init_app(app)
     from fieldobs import lifecycle
     from fieldobs.cli import commands as cli
-    from fieldobs.operations import jobs
+    from fieldobs.operations import scheduler
 
     cli.init_app(app)
     lifecycle.init_app(app)
-    jobs.init_app(app)
+    scheduler.init_app(app)
     return app
-
-
-def data_dir(app: Flask) -> Path:
-    """Return the app's data directory."""
-    return Path(app.config["DATA_DIR"])

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask, current_app, g
 
+from fieldobs.extensions import settings_of
 from fieldobs.storage.connection import Database, Storage
 
 
@@ -32,12 +31,11 @@ def _release_connection(_exc: BaseException | None) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach storage to the app and release connections after each context."""
-    data_dir = Path(app.config["DATA_DIR"]).expanduser()
-    app.config["DATA_DIR"] = str(data_dir)
+    settings = settings_of(app)
     storage = Storage(
-        Path(app.config.get("DATABASE") or data_dir / "fieldobs.db"),
-        synchronous=str(app.config["SQLITE_SYNCHRONOUS"]).upper(),
-        busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]),
+        settings.database,
+        synchronous=settings.sqlite_synchronous,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
     app.extensions["fieldobs.storage"] = storage
     app.teardown_appcontext(_release_connection)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -93,6 +95,29 @@ class Invalid(FieldobsError):
     status = 422
     code = "invalid"
     default_message = "The request is well-formed but invalid."
+
+
+class InsufficientStorage(FieldobsError):
+    status = 507
+    code = "insufficient_storage"
+    default_message = "The server's disk is full; nothing was stored. Try again later."
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Tell whether an error, or one it arose from, is a full disk (ENOSPC or SQLITE_FULL)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        if isinstance(current, sqlite3.Error) and (
+            getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(current)
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ A larger number names nothing that is stored, and handing it to SQLite raises Ov
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import fields
@@ -14,6 +15,21 @@ from werkzeug.routing import IntegerConverter, Map
 
 SMALLEST = -(2**63)
 LARGEST = 2**63 - 1
+
+
+ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_stored_integer(text: str) -> int | None:
+    """Read a non-negative integer from a header or query value: ASCII digits within 64 bits.
+
+    `str.isdigit` and `int` take superscripts (`²`) or Arabic-Indic digits; these do not, and
+    a number beyond 64 bits is None rather than an OverflowError later.
+    """
+    if not ASCII_DIGITS.fullmatch(text):
+        return None
+    number = int(text) if len(text) <= 19 else LARGEST + 1
+    return number if number <= LARGEST else None
 
 
 def is_stored_integer(value: Any) -> bool:
@@ -34,6 +50,8 @@ class StoredInteger(fields.Integer):
         super().__init__(**kwargs)
 
     def _validated(self, value: Any) -> int:
+        if isinstance(value, str) and not ASCII_DIGITS.fullmatch(value.removeprefix("-")):
+            raise self.make_error("invalid")  # int() would take "１２" or "٣"
         number = super()._validated(value)
         if not SMALLEST <= number <= LARGEST:
             raise self.make_error("too_large")
@@ -42,6 +60,8 @@ class StoredInteger(fields.Integer):
 
 class StoredIdConverter(IntegerConverter):
     """Match a URL integer only within SQLite's range: a larger id names nothing (404)."""
+
+    regex = "[0-9]+"  # ASCII only: werkzeug's \d+ also matches "１２"
 
     def __init__(
         self,

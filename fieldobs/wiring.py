@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fieldobs import events
-from fieldobs.operations import assignments, webhooks
+from fieldobs.operations import assignment_feeds, assignments, webhook_events
 from fieldobs.scores import rollups
 from fieldobs.visits import review
 from fieldobs.visits import service as visits
@@ -16,16 +16,16 @@ def connect() -> None:
     events.subscribe(events.VISIT_CHANGED, rollups.on_visit_changed)
     events.subscribe(events.LOCATION_TIMEZONE_CHANGED, rollups.on_location_timezone_changed)
     # Assignments: a visit completes the assignment it names; a mismatch is flagged.
-    visits.add_flagger(assignments.flag_visit)
-    events.subscribe(events.VISIT_CHANGED, assignments.on_visit_changed)
-    register_feed("assignment", "assignments", assignments.load_feed)
-    register_feed("notification", "notifications", assignments.load_notification_feed)
+    visits.add_flagger(assignment_feeds.flag_visit)
+    events.subscribe(events.VISIT_CHANGED, assignment_feeds.on_visit_changed)
+    register_feed("assignment", "assignments", assignment_feeds.load_feed)
+    register_feed("notification", "notifications", assignment_feeds.load_notification_feed)
     # Review: a returned visit reaches its observer's phone, and leaves it once corrected.
     events.subscribe(events.VISIT_RETURNED, review.on_visit_returned)
     events.subscribe(events.VISIT_CHANGED, review.on_visit_changed)
     register_feed("visit", "returned_visits", review.load_returned_feed)
     # Webhooks: deliveries are queued in the transaction of the event they announce.
-    events.subscribe(events.VISIT_SUBMITTED, webhooks.on_visit_submitted)
-    events.subscribe(events.VISIT_RELEASED, webhooks.on_visit_released)
-    events.subscribe(events.VISIT_RETURNED, webhooks.on_visit_returned)
-    events.subscribe(assignments.ASSIGNMENT_EXPIRED, webhooks.on_assignment_expired)
+    events.subscribe(events.VISIT_SUBMITTED, webhook_events.on_visit_submitted)
+    events.subscribe(events.VISIT_RELEASED, webhook_events.on_visit_released)
+    events.subscribe(events.VISIT_RETURNED, webhook_events.on_visit_returned)
+    events.subscribe(assignments.ASSIGNMENT_EXPIRED, webhook_events.on_assignment_expired)

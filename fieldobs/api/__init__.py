@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
-from flask_smorest import Api
 
 from fieldobs.api import (
     assignments,
     auth,
     checklists,
+    docs,
     exports,
+    limits,
     orgs,
     review,
     scores,
@@ -19,7 +20,10 @@ from fieldobs.api import (
     webhooks,
 )
 from fieldobs.api.errors import register_error_handlers
-from fieldobs.api.security import check_access, public
+from fieldobs.api.json_body import check_json_body
+from fieldobs.api.openapi import FieldobsApi, document_errors
+from fieldobs.api.security import check_access, public, secure_json_headers
+from fieldobs.extensions import settings_of
 from fieldobs.stored_integers import StoredIdConverter
 
 BLUEPRINTS = [
@@ -47,13 +51,14 @@ def init_app(app: Flask) -> None:
     """Register blueprints, the OpenAPI document, access control and error handling."""
     # Before any route is added: <int:...> in URLs then matches only ids SQLite can store.
     app.url_map.converters["int"] = StoredIdConverter
-    api = Api(
+    docs.init_app(app)
+    api = FieldobsApi(
         app,
         spec_kwargs={
             "info": {
                 "description": "fieldobs: checklists, offline visit sync, photos and scores. "
                 "Errors always have the shape "
-                '{"error": {"code", "message", "fields"?}}.'
+                '{"error": {"code", "message", "fields"?}}. ' + limits.describe(settings_of(app))
             },
             "security": [{"bearerAuth": []}],
         },
@@ -64,6 +69,10 @@ def init_app(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", healthz)
+    document_errors(app, api)
+    limits.init_app(app)  # sizes first: an oversized body is refused before anything reads it
     app.before_request(check_access)
+    app.before_request(check_json_body)  # after access: strangers' bodies are not parsed
+    app.after_request(secure_json_headers)
     register_error_handlers(app)
     app.extensions["fieldobs.api"] = api

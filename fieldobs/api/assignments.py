@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
+from fieldobs.api.forms import json_body, load_form
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
-from fieldobs.errors import PayloadTooLarge, UnsupportedMediaType
+from fieldobs.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from fieldobs.extensions import current_settings
+from fieldobs.operations.assignment_import import import_assignments_csv
+from fieldobs.operations.assignment_rules import SCENARIO_MAX_CHARS, AssignmentPolicy
 from fieldobs.operations.assignments import (
     STATUSES,
-    AssignmentPolicy,
     cancel_assignment,
     create_assignment,
     get_assignment,
-    import_assignments_csv,
     list_assignments,
     reassign_assignment,
 )
 from fieldobs.people.scope import Role
+from fieldobs.storage.csv_rows import FIELD_MAX_CHARS
 from fieldobs.stored_integers import StoredInteger
-from fieldobs.timeutil import utcnow
+from fieldobs.timeutil import parse_rfc3339, to_rfc3339, utcnow
 
 blp = Blueprint(
     "assignments",
@@ -35,6 +38,11 @@ blp = Blueprint(
 )
 
 CSV_MAX_BYTES = 5 * 1024 * 1024
+SCENARIO_HELP = (
+    "What the shopper plays on the visit: what to ask, buy or raise (shown to them and to "
+    f"admins only; surrounding blanks trimmed; at most {SCENARIO_MAX_CHARS} characters; "
+    '"" when none).'
+)
 WINDOW_HELP = (
     "RFC 3339 with an offset (stored as UTC), or a local date-time without one "
     "(2026-11-23T09:00), or a date (2026-11-23: the start of that day; for window_end, its "
@@ -43,7 +51,7 @@ WINDOW_HELP = (
 
 
 def _policy() -> AssignmentPolicy:
-    return AssignmentPolicy(cooldown_days=float(current_app.config["REASSIGN_COOLDOWN_DAYS"]))
+    return current_settings().assignments
 
 
 class ShopperField(fields.Raw):
@@ -65,6 +73,11 @@ class AssignmentInSchema(Schema):
     )
     window_start = fields.String(required=True, metadata={"description": WINDOW_HELP})
     window_end = fields.String(required=True, metadata={"description": WINDOW_HELP})
+    scenario = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=SCENARIO_MAX_CHARS),
+        metadata={"description": SCENARIO_HELP},
+    )
 
 
 class ReassignSchema(Schema):
@@ -77,6 +90,7 @@ class AssignmentSchema(Schema):
     location_name = fields.String()
     timezone = fields.String()
     checklist = fields.String()
+    scenario = fields.String(metadata={"description": SCENARIO_HELP})
     window_start = fields.String(metadata={"description": "UTC"})
     window_end = fields.String(metadata={"description": "UTC"})
     status = fields.String(metadata={"description": "open | submitted | expired | cancelled"})
@@ -102,25 +116,48 @@ class ImportResultSchema(Schema):
     assignments = fields.List(fields.Nested(AssignmentSchema))
 
 
+def _rfc3339(value: str) -> None:
+    """Refuse a time that is not RFC 3339 with an offset, within the calendar in UTC."""
+    try:
+        to_rfc3339(parse_rfc3339(value))
+    except (ValueError, OverflowError) as error:
+        raise ValidationError("must be RFC 3339 with an offset") from error
+
+
 class AssignmentQuerySchema(Schema):
+    # Every filter is checked here, so that several bad ones are named in one answer.
     shopper = fields.String(metadata={"description": "Admins: a user id or username"})
     location_id = StoredInteger()
     status = fields.String(validate=validate.OneOf(STATUSES))
-    window_from = fields.String(metadata={"description": "RFC 3339: windows ending after it"})
-    window_to = fields.String(metadata={"description": "RFC 3339: windows starting before it"})
+    window_from = fields.String(
+        validate=_rfc3339,
+        metadata={"description": "RFC 3339: windows ending after it", "format": "date-time"},
+    )
+    window_to = fields.String(
+        validate=_rfc3339,
+        metadata={"description": "RFC 3339: windows starting before it", "format": "date-time"},
+    )
     cursor = fields.String()
     limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=50)
 
 
 @blp.route("", methods=["POST"])
 @allow(Role.ADMIN)
-@blp.arguments(AssignmentInSchema)
+@blp.doc(requestBody=json_body(AssignmentInSchema))
 @blp.response(201, AssignmentSchema)
-@blp.alt_response(422, description="Invalid; `location_id` names a cooldown clash.")
-def post_assignment(data: dict[str, Any]) -> dict[str, Any]:
+@blp.alt_response(
+    422, description="Invalid: every bad field is named; `location_id` names a cooldown clash."
+)
+def post_assignment() -> dict[str, Any]:
     """Assign a mystery shop to a shopper."""
+    data, problems = load_form(AssignmentInSchema())
     return create_assignment(
-        get_db(), data, created_by=current_principal().user_id, policy=_policy(), now=utcnow()
+        get_db(),
+        data,
+        created_by=current_principal().user_id,
+        policy=_policy(),
+        now=utcnow(),
+        problems=problems,
     )
 
 
@@ -131,7 +168,9 @@ def post_assignment(data: dict[str, Any]) -> dict[str, Any]:
         "required": True,
         "content": {"text/csv": {"schema": {"type": "string"}}},
         "description": "Columns shopper, location_id (or location_ref: a location's "
-        "external_ref), checklist, window_start, window_end. All rows or none.",
+        "external_ref), checklist, window_start, window_end, and optionally scenario. "
+        f"UTF-8; LF, CRLF or CR line endings; at most {FIELD_MAX_CHARS:,} characters a cell. "
+        "All rows or none.",
     }
 )
 @blp.response(201, ImportResultSchema)
@@ -142,7 +181,13 @@ def import_assignments() -> dict[str, Any]:
         raise UnsupportedMediaType("Send the file as text/csv.")
     if (request.content_length or 0) > CSV_MAX_BYTES:
         raise PayloadTooLarge(f"At most {CSV_MAX_BYTES} bytes of CSV.")
-    text = request.get_data(as_text=True)
+    try:
+        text = request.get_data().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(
+            "The CSV file is not UTF-8.",
+            fields={"body": [f"not UTF-8 at byte {error.start}: save the file as UTF-8"]},
+        ) from error
     created = import_assignments_csv(
         get_db(), text, created_by=current_principal().user_id, policy=_policy(), now=utcnow()
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from fieldobs.api.security import allow, bearer_token, public
+from fieldobs.api.security import allow, bearer_token, client_address, public
 from fieldobs.db import get_db
+from fieldobs.extensions import current_settings
 from fieldobs.people.accounts import issue_token, revoke_token
+from fieldobs.people.credentials import MAX_PASSWORD_LENGTH
 from fieldobs.people.scope import ALL_ROLES
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out.")
@@ -18,7 +19,10 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign i
 
 class CredentialsSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    # The same maximum as when a password is set: a longer one can never be right.
+    password = fields.String(
+        required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH)
+    )
 
 
 class TokenSchema(Schema):
@@ -32,13 +36,22 @@ class TokenSchema(Schema):
 @blp.arguments(CredentialsSchema)
 @blp.response(200, TokenSchema)
 @blp.alt_response(401, description="Wrong username or password.")
+@blp.alt_response(
+    429,
+    description="Too many failed sign-ins for this username or from this address: wait the "
+    "`Retry-After` seconds. Each failure past the free ones doubles the wait (at most "
+    "LOGIN_DELAY_MAX_SECONDS); nobody is locked out for good.",
+)
 def create_token(credentials: dict[str, Any]) -> dict[str, Any]:
     """Sign in and receive a bearer token."""
+    settings = current_settings()
     return issue_token(
         get_db(),
         credentials["username"],
         credentials["password"],
-        float(current_app.config["TOKEN_TTL_HOURS"]),
+        settings.token_ttl_hours,
+        policy=settings.login,
+        client_address=client_address(settings.trusted_proxies),
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from fieldobs.errors import FieldobsError, flatten_messages
+from fieldobs.errors import FieldobsError, InsufficientStorage, flatten_messages, is_disk_full
+
+# How long a client should wait before retrying after a full disk.
+DISK_FULL_RETRY_AFTER_SECONDS = 300
 
 HTTP_CODES = {
     400: "bad_request",
@@ -23,6 +26,7 @@ HTTP_CODES = {
     422: "invalid",
     428: "precondition_required",
     429: "too_many_requests",
+    507: "insufficient_storage",
 }
 
 
@@ -64,6 +68,9 @@ def _handle_http_exception(error: HTTPException) -> Response:
         code, message, fields = "malformed_json", "The body is not valid JSON.", {}
     elif status == 422:
         message = "Some fields are invalid."
+    elif status == 413:
+        limit = g.get("body_limit")
+        message = f"The body is larger than this endpoint takes (at most {limit} bytes)."
     headers = {}
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
@@ -71,6 +78,11 @@ def _handle_http_exception(error: HTTPException) -> Response:
 
 
 def _handle_unexpected(error: Exception) -> Response:
+    if is_disk_full(error):
+        current_app.logger.error("disk full: %s", error)
+        return _handle_fieldobs_error(
+            InsufficientStorage(headers={"Retry-After": str(DISK_FULL_RETRY_AFTER_SECONDS)})
+        )
     current_app.logger.exception("unhandled error", exc_info=error)
     return error_response(500, "internal_error", "Something went wrong on the server.")
 

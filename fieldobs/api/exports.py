@@ -19,7 +19,8 @@ from fieldobs.exports.csv_export import (
     parse_export_filters,
 )
 from fieldobs.people.scope import Role
-from fieldobs.scores.rollups import GRAINS, KINDS
+from fieldobs.scores import KINDS
+from fieldobs.scores.periods import PERIOD_PATTERNS
 from fieldobs.stored_integers import StoredInteger
 
 blp = Blueprint(
@@ -38,6 +39,8 @@ CSV_RESPONSE = {
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
 }
+
+GRAINS = tuple(PERIOD_PATTERNS)  # week, month
 
 
 class ExportQuerySchema(Schema):

@@ -5,12 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
-from fieldobs.people.accounts import create_user, disable_user, get_user, list_users
+from fieldobs.people.accounts import (
+    create_user,
+    disable_user,
+    enable_user,
+    get_user,
+    list_users,
+    set_display_name,
+    set_password,
+)
+from fieldobs.people.credentials import (
+    MAX_PASSWORD_LENGTH,
+    MAX_USERNAME_LENGTH,
+    password_problems,
+    username_problems,
+)
 from fieldobs.people.orgs import (
+    check_timezone,
     create_area,
     create_location,
     delete_location,
@@ -26,6 +41,22 @@ from fieldobs.stored_integers import StoredInteger
 blp = Blueprint("orgs", __name__, url_prefix="/api/v1", description="Areas, locations and people.")
 
 NAME = validate.Length(min=1, max=200)
+
+
+def _timezone(name: str) -> None:
+    if problem := check_timezone(name):
+        raise ValidationError(problem)
+
+
+def _username(name: str) -> None:
+    if problems := username_problems(name):
+        raise ValidationError(problems)
+
+
+def _password(password: str) -> None:
+    # The rule that needs the username is checked with the whole user (UserInSchema).
+    if problems := password_problems(password, ""):
+        raise ValidationError(problems)
 
 
 class AreaInSchema(Schema):
@@ -45,7 +76,9 @@ class AreaListSchema(Schema):
 class LocationInSchema(Schema):
     name = fields.String(required=True, validate=NAME)
     area_id = StoredInteger(required=True, strict=True)
-    timezone = fields.String(required=True, metadata={"description": "IANA time zone name"})
+    timezone = fields.String(
+        required=True, validate=_timezone, metadata={"description": "IANA time zone name"}
+    )
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
     external_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
 
@@ -53,7 +86,7 @@ class LocationInSchema(Schema):
 class LocationPatchSchema(Schema):
     name = fields.String(validate=NAME)
     area_id = StoredInteger(strict=True)
-    timezone = fields.String()
+    timezone = fields.String(validate=_timezone, metadata={"description": "IANA time zone name"})
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
 
 
@@ -77,12 +110,47 @@ class LocationQuerySchema(Schema):
 
 
 class UserInSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    password = fields.String(required=True, load_only=True)
+    username = fields.String(
+        required=True,
+        validate=_username,
+        metadata={
+            "description": "ASCII letters, digits, '.', '_' and '-'; stored in lower case.",
+            "maxLength": MAX_USERNAME_LENGTH,
+            "pattern": "^[A-Za-z0-9._-]+$",
+        },
+    )
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=_password,
+        metadata={
+            "description": "Not one of the most used passwords, nor the username.",
+            "minLength": 8,
+            "maxLength": MAX_PASSWORD_LENGTH,
+        },
+    )
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
-    display_name = fields.String(validate=NAME)
+    display_name = fields.String(validate=NAME, metadata={"description": "Free text."})
     location_ids = fields.List(StoredInteger(strict=True), load_default=list)
     area_ids = fields.List(StoredInteger(strict=True), load_default=list)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _password_is_not_username(self, data: dict[str, Any], **_: Any) -> None:
+        username, password = data.get("username"), data.get("password")
+        if username and password and password.lower() == username.lower():
+            raise ValidationError({"password": ["must not be the username"]})
+
+
+class UserPatchSchema(Schema):
+    disabled = fields.Boolean(
+        metadata={"description": "true disables (and revokes tokens); false enables again."}
+    )
+    password = fields.String(
+        load_only=True,
+        validate=_password,
+        metadata={"description": "A new password; every token of the user is revoked."},
+    )
+    display_name = fields.String(validate=NAME)
 
 
 class UserSchema(Schema):
@@ -196,6 +264,27 @@ def get_one_user(user_id: int) -> dict[str, Any]:
 @blp.route("/users/<int:user_id>", methods=["DELETE"])
 @allow(Role.ADMIN)
 @blp.response(200, UserSchema)
+@blp.alt_response(409, description="The last active admin cannot be disabled.")
 def remove_user(user_id: int) -> dict[str, Any]:
     """Disable a user and revoke their tokens (their history stays)."""
     return disable_user(get_db(), user_id)
+
+
+@blp.route("/users/<int:user_id>", methods=["PATCH"])
+@allow(Role.ADMIN)
+@blp.arguments(UserPatchSchema)
+@blp.response(200, UserSchema)
+@blp.alt_response(409, description="The last active admin cannot be disabled.")
+def patch_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
+    """Enable or disable a user, reset their password, or rename them."""
+    db = get_db()
+    user = get_user(db, user_id)
+    if "display_name" in data:
+        user = set_display_name(db, user_id, data["display_name"])
+    if "password" in data:
+        user = set_password(db, user_id, data["password"])
+    if data.get("disabled") is True:
+        user = disable_user(db, user_id)
+    elif data.get("disabled") is False:
+        user = enable_user(db, user_id)
+    return user

@@ -1,9 +1,10 @@
 """Scores over time: series, fair rankings, priorities, the walk-through gap, calibration.
 
-The statistics are described in fieldobs/scores.py. Responses are built from the rollups and
-returned as JSON directly; the schemas below document them. Series and rankings are kept
-encoded in a cache keyed on the data version (ResponseCache), after the caller's scope has been
-checked, and carry an ETag: asked again with If-None-Match, an unchanged answer is a 304.
+The statistics are described in the modules of fieldobs/scores/. Responses are built from the
+rollups and returned as JSON directly; the schemas in scores_schemas.py document them. Series
+and rankings are kept encoded in a cache keyed on the data version (ResponseCache), after the
+caller's scope has been checked, and carry an ETag: asked again with If-None-Match, an
+unchanged answer is a 304.
 """
 
 from __future__ import annotations
@@ -16,13 +17,25 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
 
+from fieldobs.api.scores_schemas import (
+    AreaRankingSchema,
+    CalibrationQuerySchema,
+    CalibrationSchema,
+    GapQuerySchema,
+    GapSchema,
+    OverallRankingSchema,
+    PrioritiesQuerySchema,
+    PrioritiesSchema,
+    RankingQuerySchema,
+    SeriesQuerySchema,
+    SeriesSchema,
+)
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
+from fieldobs.extensions import current_settings
 from fieldobs.people.scope import Role
-from fieldobs.scores.reports import (
-    RANKED_KIND,
+from fieldobs.scores import (
     area_priorities,
     area_ranking,
     data_version,
@@ -34,8 +47,6 @@ from fieldobs.scores.reports import (
     series_of,
     series_query,
 )
-from fieldobs.scores.rollups import KINDS
-from fieldobs.stored_integers import StoredInteger
 
 blp = Blueprint(
     "scores",
@@ -51,200 +62,10 @@ LOCATION_READERS = (Role.ADMIN, Role.AREA_LEAD, Role.MANAGER)
 AREA_READERS = (Role.ADMIN, Role.AREA_LEAD)
 
 
-def _kind() -> fields.String:
-    return fields.String(
-        validate=validate.OneOf(KINDS),
-        load_default=RANKED_KIND,
-        metadata={"description": "mystery_shop (default) or walkthrough; never mixed"},
-    )
-
-
-def _period(choices: tuple[str, ...] = ("week", "month")) -> fields.String:
-    described = {
-        ("week", "month"): "week (ISO, 2026-W07) or month (2026-02), in the location's time",
-        ("month",): "month (2026-02), in the location's time; the only one offered here",
-    }
-    return fields.String(
-        validate=validate.OneOf(choices),
-        load_default="month",
-        metadata={"description": described[choices]},
-    )
-
-
-class SeriesQuerySchema(Schema):
-    period = _period()
-    first = fields.String(
-        data_key="from", metadata={"description": "First period; default: a year (26 weeks) back"}
-    )
-    last = fields.String(data_key="to", metadata={"description": "Last period; default: current"})
-    kind = _kind()
-
-
-class RankingQuerySchema(Schema):
-    period = _period(("month",))
-    at = fields.String(metadata={"description": "The period ranked (YYYY-MM); default: current"})
-
-
-class PrioritiesQuerySchema(Schema):
-    first = fields.String(data_key="from", metadata={"description": "First month (YYYY-MM)"})
-    last = fields.String(data_key="to", metadata={"description": "Last month; default: current"})
-    months = StoredInteger(
-        validate=validate.Range(min=1, max=120),
-        metadata={"description": "Without from: the last N months (default 3)"},
-    )
-    kind = _kind()
-    limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=10)
-
-
-class GapQuerySchema(Schema):
-    period = _period(("month",))
-    first = fields.String(data_key="from", metadata={"description": "First month (YYYY-MM)"})
-    last = fields.String(data_key="to", metadata={"description": "Last month; default: current"})
-
-
-class CalibrationQuerySchema(Schema):
-    kind = _kind()
-    first = fields.String(data_key="from", metadata={"description": "First month (YYYY-MM)"})
-    last = fields.String(data_key="to", metadata={"description": "Last month (YYYY-MM)"})
-
-
-class SectionMeanSchema(Schema):
-    n = StoredInteger()
-    mean = fields.Float()
-
-
-class SeriesPointSchema(Schema):
-    period = fields.String()
-    n = StoredInteger(metadata={"description": "Visits with a score in the period"})
-    mean = fields.Float(allow_none=True)
-    low = fields.Float(allow_none=True, metadata={"description": "90 % interval; null if n < 2"})
-    high = fields.Float(allow_none=True)
-    sections = fields.Dict(keys=fields.String(), values=fields.Nested(SectionMeanSchema))
-
-
-class SeriesSchema(Schema):
-    location_id = StoredInteger()
-    kind = fields.String()
-    period = fields.String()
-    first = fields.String(data_key="from")
-    last = fields.String(data_key="to")
-    level = fields.Float()
-    series = fields.List(fields.Nested(SeriesPointSchema))
-
-
-class RankedLocationSchema(Schema):
-    location_id = StoredInteger()
-    name = fields.String()
-    area_id = StoredInteger()
-    n = StoredInteger()
-    mean = fields.Float(allow_none=True)
-    low = fields.Float(allow_none=True)
-    high = fields.Float(allow_none=True)
-    adjusted = fields.Float(allow_none=True, metadata={"description": "Shrunk toward the area"})
-    weight = fields.Float(
-        metadata={"description": "Share of adjusted from the location's own visits"}
-    )
-    rank = StoredInteger(allow_none=True)
-    delta = fields.Float(allow_none=True, metadata={"description": "adjusted minus last period's"})
-    trend = fields.String(allow_none=True, metadata={"description": "improving|declining|steady"})
-    slope = fields.Float(allow_none=True, metadata={"description": "Points per period, 6 periods"})
-
-
-class AreaSummarySchema(Schema):
-    area_id = StoredInteger()
-    name = fields.String()
-    n = StoredInteger()
-    mean = fields.Float(allow_none=True)
-    within_sd = fields.Float(allow_none=True)
-    between_sd = fields.Float(allow_none=True)
-    locations_with_visits = StoredInteger()
-
-
-class AreaRankingSchema(Schema):
-    area_id = StoredInteger()
-    period = fields.String()
-    grain = fields.String()
-    level = fields.Float()
-    area = fields.Nested(AreaSummarySchema)
-    locations = fields.List(fields.Nested(RankedLocationSchema))
-
-
-class OverallRankingSchema(Schema):
-    period = fields.String()
-    grain = fields.String()
-    level = fields.Float()
-    areas = fields.List(fields.Nested(AreaSummarySchema))
-    locations = fields.List(fields.Nested(RankedLocationSchema))
-
-
-class PrioritySchema(Schema):
-    item = fields.String()
-    section = fields.String()
-    section_title = fields.String(allow_none=True)
-    prompt = fields.String(allow_none=True)
-    critical = fields.Boolean()
-    n = StoredInteger(metadata={"description": "Visits where the item applied"})
-    times_short = StoredInteger(metadata={"description": "Visits where it lost points"})
-    frequency = fields.Float(allow_none=True)
-    points_lost = fields.Float(metadata={"description": "Checklist points lost, in total"})
-    impact = fields.Float(metadata={"description": "Score points it costs per visit, on average"})
-
-
-class PrioritiesSchema(Schema):
-    location_id = StoredInteger()
-    area_id = StoredInteger()
-    kind = fields.String()
-    first = fields.String(data_key="from")
-    last = fields.String(data_key="to")
-    n = StoredInteger()
-    mean = fields.Float(allow_none=True)
-    lost = fields.Float(allow_none=True, metadata={"description": "100 - mean: the sum of impacts"})
-    items = fields.List(fields.Nested(PrioritySchema))
-
-
-class GapSideSchema(Schema):
-    n = StoredInteger()
-    mean = fields.Float(allow_none=True)
-    sections = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
-
-
-class GapPointSchema(Schema):
-    period = fields.String()
-    walkthrough = fields.Nested(GapSideSchema)
-    mystery_shop = fields.Nested(GapSideSchema)
-    gap = fields.Float(allow_none=True, metadata={"description": "walkthrough - mystery_shop"})
-
-
-class GapSchema(Schema):
-    location_id = StoredInteger()
-    period = fields.String()
-    items = fields.List(fields.String())
-    series = fields.List(fields.Nested(GapPointSchema))
-
-
-class ObserverSchema(Schema):
-    observer_id = StoredInteger()
-    username = fields.String()
-    name = fields.String()
-    n = StoredInteger()
-    cells = StoredInteger()
-    deviation = fields.Float(allow_none=True)
-    low = fields.Float(allow_none=True)
-    high = fields.Float(allow_none=True)
-    tendency = fields.String(allow_none=True)
-
-
-class CalibrationSchema(Schema):
-    kind = fields.String()
-    period = fields.String()
-    level = fields.Float()
-    observers = fields.List(fields.Nested(ObserverSchema))
-
-
 class ResponseCache:
     """Keep the latest JSON bodies of reads, keyed by everything they depend on, with ETags.
 
-    Every key ends with the data version (fieldobs.scores.data_version: bumped by every change
+    Every key ends with the data version (fieldobs.scores.cache.data_version: bumped by every change
     to the rollups, to locations and to areas), so a stale body is never served. A body is the
     same for every caller allowed to see it: views check the caller's scope first, then ask.
     Each body carries a strong ETag (a hash of its bytes); If-None-Match with it gets a 304.
@@ -304,7 +125,7 @@ def _versioned(*parts: Any) -> tuple[Any, ...]:
     Read before the body is computed, so a body is never older than the version in its key.
     """
     # The data directory too: copies of one database (tests, restores) share its identity.
-    return (current_app.config["DATA_DIR"], *parts, data_version(get_db()))
+    return (str(current_settings().data_dir), *parts, data_version(get_db()))
 
 
 def _ranking_key(query: dict[str, Any], *scope: Any) -> tuple[Any, ...]:
@@ -312,7 +133,8 @@ def _ranking_key(query: dict[str, Any], *scope: Any) -> tuple[Any, ...]:
     grain = query.get("period", "month")
     areas = None if principal.area_ids is None else tuple(sorted(principal.area_ids))
     at = resolve_at(grain, query.get("at"))
-    return _versioned("ranking", grain, at, areas, *scope)
+    min_visits = current_settings().ranking_min_visits
+    return _versioned("ranking", grain, at, min_visits, areas, *scope)
 
 
 def _rename(query: dict[str, Any]) -> dict[str, Any]:
@@ -346,7 +168,11 @@ def get_area_ranking(query: dict[str, Any], area_id: int) -> Response:
     principal = current_principal()
     principal.require_area(area_id)
     key = _ranking_key(query, "area", area_id)
-    return RANKINGS.get(key, lambda: area_ranking(get_db(), principal, area_id, **_rename(query)))
+    least = current_settings().ranking_min_visits
+    return RANKINGS.get(
+        key,
+        lambda: area_ranking(get_db(), principal, area_id, min_visits=least, **_rename(query)),
+    )
 
 
 @blp.route("/ranking", methods=["GET"])
@@ -357,8 +183,10 @@ def get_area_ranking(query: dict[str, Any], area_id: int) -> Response:
 def get_overall_ranking(query: dict[str, Any]) -> Response:
     """Rank every location in the caller's areas (each shrunk toward its own area)."""
     key = _ranking_key(query, "all")
+    least = current_settings().ranking_min_visits
     return RANKINGS.get(
-        key, lambda: overall_ranking(get_db(), current_principal(), **_rename(query))
+        key,
+        lambda: overall_ranking(get_db(), current_principal(), min_visits=least, **_rename(query)),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 
 from fieldobs.db import get_db
 from fieldobs.errors import Forbidden, Unauthorized
@@ -79,3 +79,29 @@ def current_principal() -> Principal:
     """Return the authenticated caller of this request."""
     principal: Principal = g.principal
     return principal
+
+
+def client_address(trusted_proxies: int) -> str:
+    """Return the caller's address: the socket's peer, or as the trusted proxies report it.
+
+    Each trusted proxy appends the address it received the request from to X-Forwarded-For, so
+    the entry `trusted_proxies` from the right is the last one no client could have forged.
+    """
+    peer = request.remote_addr or "unknown"
+    if trusted_proxies <= 0:
+        return peer
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+    forwarded = [a for a in forwarded if a]
+    if len(forwarded) < trusted_proxies:
+        return forwarded[0] if forwarded else peer
+    return forwarded[-trusted_proxies]
+
+
+def secure_json_headers(response: Response) -> Response:
+    """Keep browsers from sniffing JSON, and caches from keeping what a caller was shown."""
+    mimetype = response.mimetype or ""
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if "principal" in g and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+    return response

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, current_app, jsonify, request, send_file, url_for
+from flask import Response, jsonify, request, send_file, url_for
 from flask_smorest import Blueprint
 from werkzeug.http import http_date
 
 from fieldobs.api.security import allow, current_principal, public
 from fieldobs.db import get_db
 from fieldobs.errors import BadRequest, FieldobsError, UnsupportedMediaType
+from fieldobs.extensions import current_settings
 from fieldobs.people.scope import ALL_ROLES, Role
 from fieldobs.photos import service as photo_service
 from fieldobs.photos import tus as uploads
-from fieldobs.photos.service import PhotoSettings
+from fieldobs.photos.policy import PhotoSettings
 from fieldobs.photos.store import store_for
 from fieldobs.timeutil import parse_rfc3339, utcnow
 
@@ -59,20 +60,15 @@ def _tus_headers(response: Response) -> Response:
 
 
 def _settings() -> PhotoSettings:
-    return PhotoSettings.from_config(current_app.config)
+    return current_settings().photos
 
 
 def _data_dir() -> Path:
-    return Path(current_app.config["DATA_DIR"])
+    return current_settings().data_dir
 
 
 def _header_int(name: str) -> int:
-    value = request.headers.get(name, "").strip()
-    if not value.isdigit():
-        raise BadRequest(
-            f"{name} must be a non-negative integer.", fields={name: ["required, digits"]}
-        )
-    return int(value)
+    return uploads.parse_count(name, request.headers.get(name))
 
 
 def _empty(status: int) -> Response:
@@ -95,7 +91,7 @@ def tus_options() -> Response:
     response = _empty(204)
     response.headers["Tus-Version"] = TUS_VERSION
     response.headers["Tus-Extension"] = TUS_EXTENSIONS
-    response.headers["Tus-Max-Size"] = str(current_app.config["MAX_PHOTO_BYTES"])
+    response.headers["Tus-Max-Size"] = str(current_settings().photos.max_bytes)
     response.headers["Tus-Checksum-Algorithm"] = ",".join(uploads.CHECKSUMS)
     return response
 
@@ -109,6 +105,8 @@ def tus_options() -> Response:
         "201": {"description": "Created; `Location` is the upload URL."},
         "413": {"description": "Upload-Length over the limit."},
         "404": {"description": "The visit exists and is not the caller's."},
+        "400": {"description": "Upload-Length or Upload-Metadata malformed (named in fields)."},
+        "507": {"description": "The disk is full; retry after Retry-After seconds."},
     },
 )
 def create_upload() -> Response:
@@ -155,6 +153,11 @@ def upload_offset(upload_id: str) -> Response:
         "409": {"description": "Upload-Offset is not the server's, or the upload is busy."},
         "460": {"description": "Checksum mismatch; the chunk was discarded."},
         "410": {"description": "The upload expired."},
+        "400": {"description": "Upload-Offset is not ASCII digits within 2^63 - 1."},
+        "507": {
+            "description": "The disk is full (Retry-After): the chunk was dropped, or, for the "
+            "last chunk, every byte is kept and HEAD finishes the photo later."
+        },
     },
 )
 def append_upload(upload_id: str) -> Response:
@@ -205,6 +208,7 @@ def terminate_upload(upload_id: str) -> Response:
         "413": {"description": "Over ONE_SHOT_PHOTO_MAX_BYTES: use tus."},
         "415": {"description": "Not an accepted image type."},
         "422": {"description": "An image that cannot be accepted (truncated, too many pixels)."},
+        "507": {"description": "The disk is full; nothing was kept. Retry after Retry-After."},
     },
 )
 def put_photo(visit_id: str, photo_id: str) -> Response:
@@ -228,8 +232,14 @@ def put_photo(visit_id: str, photo_id: str) -> Response:
 
 
 def _serve(photo_id: str, column: str, content_type: str | None) -> Response:
-    photo = photo_service.find_servable(get_db(), current_principal(), photo_id)
-    sha256 = str(photo[column])
+    principal = current_principal()
+    photo = photo_service.find_servable(get_db(), principal, photo_id)
+    if column == "image_sha256":
+        sha256 = photo_service.image_to_serve(
+            get_db(), _data_dir(), principal, photo, settings=_settings()
+        )
+    else:
+        sha256 = str(photo[column])
     if sha256 in request.if_none_match:
         response = Response(status=304)
     else:
@@ -239,14 +249,22 @@ def _serve(photo_id: str, column: str, content_type: str | None) -> Response:
         response.headers["X-Content-Type-Options"] = "nosniff"
     response.set_etag(sha256)
     # The bytes behind a photo id never change; access can, so only the caller's cache keeps it.
-    seconds = int(current_app.config["PHOTO_CACHE_SECONDS"])
+    seconds = current_settings().photo_cache_seconds
     response.headers["Cache-Control"] = f"private, max-age={seconds}, immutable"
     return response
 
 
 @photos_blp.route("/photos/<photo_id>", methods=["GET"])
 @allow(*ALL_ROLES)
-@photos_blp.doc(responses={"200": {"description": "The sanitised image (no metadata)."}})
+@photos_blp.doc(
+    responses={
+        "200": {
+            "description": "The sanitised image (no metadata). Managers and area leads get a "
+            "re-encoded copy of a JPEG kept losslessly (its quantisation tables could tell the "
+            "shopper's phone model)."
+        }
+    }
+)
 def get_photo(photo_id: str) -> Response:
     """Return a photo's sanitised copy, to whoever may see its visit."""
     return _serve(photo_id, "image_sha256", None)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
 from fieldobs.errors import FieldobsError, PayloadTooLarge
+from fieldobs.extensions import current_settings
 from fieldobs.people.scope import ALL_ROLES, Role
 from fieldobs.storage.connection import transaction
 from fieldobs.stored_integers import StoredInteger
@@ -40,15 +40,11 @@ STATUSES = ("awaiting_photos", "submitted", "released", "returned")
 
 
 def _policy() -> PushPolicy:
-    config = current_app.config
-    return PushPolicy(
-        future_tolerance=timedelta(minutes=float(config["CLOCK_FUTURE_TOLERANCE_MINUTES"])),
-        past_tolerance=timedelta(days=float(config["CLOCK_PAST_TOLERANCE_DAYS"])),
-    )
+    return current_settings().push
 
 
 def _secret() -> str:
-    return str(current_app.config["SECRET_KEY"])
+    return current_settings().secret_key
 
 
 class PushAckSchema(Schema):
@@ -118,7 +114,7 @@ def put_visit(visit: dict[str, Any], visit_id: str) -> Response:
 @blp.response(200, BatchOutSchema)
 def post_visits(batch: dict[str, Any]) -> Response:
     """Push many visits in one round trip and one commit; one bad visit never fails the others."""
-    limit = int(current_app.config["SYNC_BATCH_MAX"])
+    limit = current_settings().sync_batch_max
     if len(batch["visits"]) > limit:
         raise PayloadTooLarge(
             f"At most {limit} visits per batch.", fields={"visits": [f"at most {limit} items"]}

@@ -7,18 +7,24 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from fieldobs.api.forms import json_body, load_form
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
+from fieldobs.extensions import current_settings
+from fieldobs.operations.webhook_bodies import AUDIENCES, CLIENT
+from fieldobs.operations.webhook_events import EVENTS
+from fieldobs.operations.webhook_targets import URL_MAX_CHARS
 from fieldobs.operations.webhooks import (
-    EVENTS,
     create_webhook,
     delete_webhook,
     get_webhook,
     list_deliveries,
     list_webhooks,
+    resume_webhook,
 )
 from fieldobs.people.scope import Role
 from fieldobs.stored_integers import StoredInteger
+from fieldobs.timeutil import utcnow
 
 blp = Blueprint(
     "webhooks",
@@ -27,18 +33,27 @@ blp = Blueprint(
     description="Signed event deliveries: each POST carries `X-Fieldobs-Signature: "
     "sha256=<hex HMAC-SHA256 of the exact body, keyed with the subscription's secret>`, "
     "`X-Fieldobs-Event`, `X-Fieldobs-Event-Id` and `X-Fieldobs-Timestamp`. Shoppers appear "
-    "only as pseudonyms.",
+    "only as pseudonyms. A webhook speaks to an `audience`: `client` (default; a store's "
+    "system, told no more than a store manager could see: `visit.released`, walk-throughs' "
+    "`visit.submitted`, mystery-shop times to the hour) or `agency` (the admin view: every "
+    "event, exact times). URLs must reach public addresses (checked at registration and after "
+    "each DNS resolution at delivery) unless WEBHOOK_ALLOW_PRIVATE_TARGETS is set.",
 )
 
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
 
 
 class WebhookInSchema(Schema):
-    url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    url = fields.String(required=True, validate=validate.Length(min=1, max=URL_MAX_CHARS))
     events = fields.List(
         fields.String(validate=validate.OneOf(EVENTS)),
         required=True,
-        validate=validate.Length(min=1),
+        validate=validate.Length(min=1, max=len(EVENTS)),
+    )
+    audience = fields.String(
+        load_default=CLIENT,
+        validate=validate.OneOf(AUDIENCES),
+        metadata={"description": "client (a store's system; default) or agency (admin view)"},
     )
     description = fields.String(allow_none=True, validate=validate.Length(max=500))
 
@@ -47,10 +62,21 @@ class WebhookSchema(Schema):
     id = StoredInteger()
     url = fields.String()
     events = fields.List(fields.String())
+    audience = fields.String()
     description = fields.String(allow_none=True)
     created_at = fields.String()
     pending = StoredInteger()
     failed = StoredInteger()
+    failing_since = fields.String(
+        allow_none=True, metadata={"description": "First failure since the last success"}
+    )
+    paused_at = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Paused after failing for long: deliveries kept, one tried now "
+            "and then; resumed by a success or POST .../resume"
+        },
+    )
 
 
 class NewWebhookSchema(WebhookSchema):
@@ -69,17 +95,29 @@ class DeliveryQuerySchema(Schema):
 
 @blp.route("", methods=["POST"])
 @allow(Role.ADMIN)
-@blp.arguments(WebhookInSchema)
+@blp.doc(requestBody=json_body(WebhookInSchema))
 @blp.response(201, NewWebhookSchema)
-def post_webhook(data: dict[str, Any]) -> dict[str, Any]:
+@blp.alt_response(
+    422, description="Invalid: every bad field is named (`url` for a refused address)."
+)
+def post_webhook() -> dict[str, Any]:
     """Subscribe a URL to events; the signing secret is in this answer only."""
+    data, problems = load_form(WebhookInSchema())
     return create_webhook(
         get_db(),
-        url=data["url"],
-        subscribed=data["events"],
-        description=data.get("description"),
+        data,
+        policy=current_settings().webhooks.targets,
         created_by=current_principal().user_id,
+        problems=problems,
     )
+
+
+@blp.route("/<int:webhook_id>/resume", methods=["POST"])
+@allow(Role.ADMIN)
+@blp.response(200, WebhookSchema)
+def post_resume(webhook_id: int) -> dict[str, Any]:
+    """Resume a paused (or failing) endpoint: its kept deliveries are due at once."""
+    return resume_webhook(get_db(), webhook_id, utcnow())
 
 
 @blp.route("", methods=["GET"])

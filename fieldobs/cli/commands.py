@@ -16,7 +16,8 @@ from flask.cli import FlaskGroup, with_appcontext
 from fieldobs.cli.scores import scores_group
 from fieldobs.db import get_db
 from fieldobs.errors import FieldobsError
-from fieldobs.lifecycle import initialise
+from fieldobs.extensions import current_settings
+from fieldobs.lifecycle import initialise, startup_work
 from fieldobs.people.accounts import create_user
 from fieldobs.people.orgs import import_locations_csv
 from fieldobs.people.scope import Role
@@ -38,9 +39,18 @@ def init_db_command() -> None:
         outcomes = initialise(current_app, strict=True)
     except FieldobsError as error:
         _fail(error)
-    click.echo(f"database ready at {current_app.config['DATA_DIR']}")
+    work = startup_work(current_app)
+    if work.migrations:
+        click.echo(f"database created or upgraded at {current_settings().data_dir}")
+        click.echo(f"applied migrations: {', '.join(work.migrations)}")
+    else:
+        click.echo(f"database at {current_settings().data_dir} is up to date")
+    _report_checklists(outcomes)
+
+
+def _report_checklists(outcomes: list[dict[str, object]]) -> None:
     for outcome in outcomes:
-        state = "published" if outcome["published"] else "unchanged"
+        state = "published now" if outcome["published"] else "already published, unchanged"
         click.echo(f"checklist {outcome['slug']} v{outcome['version']}: {state}")
 
 
@@ -57,14 +67,15 @@ def publish_command(directory: Path | None) -> None:
     from fieldobs.checklists.published import publish_directory
 
     try:
-        outcomes = publish_directory(
-            get_db(), directory or Path(current_app.config["CHECKLISTS_DIR"])
-        )
+        outcomes = publish_directory(get_db(), directory or current_settings().checklists_dir)
     except FieldobsError as error:
         _fail(error)
+    # The app's start-up may have published the same files an instant before this command.
+    published = startup_work(current_app).published
     for outcome in outcomes:
-        state = "published" if outcome["published"] else "unchanged"
-        click.echo(f"{outcome['slug']} v{outcome['version']}: {state}")
+        key = (str(outcome["slug"]), int(str(outcome["version"])))
+        outcome["published"] = bool(outcome["published"]) or key in published
+    _report_checklists(outcomes)
 
 
 @click.group("users")
@@ -135,10 +146,10 @@ def assignments_group() -> None:
 def import_assignments_command(csv_file: TextIO) -> None:
     """Create assignments from CSV: shopper, location_id (or location_ref), checklist,
     window_start, window_end. All rows or none; problems are reported by line."""
-    from fieldobs.operations.assignments import AssignmentPolicy, import_assignments_csv
+    from fieldobs.operations.assignment_import import import_assignments_csv
     from fieldobs.timeutil import utcnow
 
-    policy = AssignmentPolicy(cooldown_days=float(current_app.config["REASSIGN_COOLDOWN_DAYS"]))
+    policy = current_settings().assignments
     try:
         created = import_assignments_csv(
             get_db(), csv_file.read(), created_by=None, policy=policy, now=utcnow()
@@ -157,10 +168,9 @@ def jobs_group() -> None:
 @with_appcontext
 def list_jobs_command() -> None:
     """List the scheduled jobs, their intervals and their last runs."""
-    from fieldobs.operations.jobs import intervals
 
     db = get_db()
-    for name, seconds in intervals(current_app.config).items():
+    for name, seconds in current_settings().job_intervals.items():
         last = db.execute(
             "SELECT started_at, outcome FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT 1",
             [name],
@@ -180,7 +190,7 @@ def run_job_command(name: str) -> None:
     if name not in JOBS:
         click.echo(f"error: no job {name!r}; choose from {', '.join(JOBS)}", err=True)
         sys.exit(2)
-    run = run_job(get_db(), name, current_app.config)
+    run = run_job(get_db(), name, current_settings())
     if not run.ran:
         click.echo(f"{name}: not run, {run.reason}", err=True)
         sys.exit(1)
@@ -194,7 +204,7 @@ def run_job_command(name: str) -> None:
 @with_appcontext
 def scheduler_command() -> None:
     """Run the scheduled jobs in the foreground until interrupted (a dedicated process)."""
-    from fieldobs.operations.jobs import start_scheduler
+    from fieldobs.operations.scheduler import start_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     scheduler = start_scheduler(app)
@@ -212,11 +222,11 @@ def scheduler_command() -> None:
 @with_appcontext
 def demo_command(if_empty: bool) -> None:
     """Seed a demo organisation and print how to sign in."""
-    from fieldobs.demo import seed_demo
+    from fieldobs.demo import already_seeded, seed_demo
 
     db = get_db()
     if if_empty and db.execute("SELECT 1 FROM users LIMIT 1").fetchone():
-        click.echo("demo: users exist already, nothing seeded")
+        click.echo(already_seeded(db))
         return
     click.echo(seed_demo(db))
 

@@ -9,7 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from fieldobs.db import get_db
-from fieldobs.scores.rollups import rebuild
+from fieldobs.scores.rebuild import rebuild
 from fieldobs.storage.connection import transaction
 
 

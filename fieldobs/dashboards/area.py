@@ -1,6 +1,6 @@
 """An area at a glance (or all of a caller's areas): key figures, league table, funnel, heat map.
 
-The fair ranking itself (adjusted scores, ranks, deltas, trends) is fieldobs.scores.reports'
+The fair ranking itself (adjusted scores, ranks, deltas, trends) is fieldobs.scores'
 area_ranking / overall_ranking, the functions behind the API's ranking endpoints. This module
 adds what a page needs around it, read from the same rollups: per-store visit counts and means
 for any grain, kind and checklist, the share of visits at or above the pass mark, the funnel
@@ -20,8 +20,8 @@ from typing import Any
 from fieldobs.dashboards.common import Z90, Filters, rounded, section_titles
 from fieldobs.people.orgs import get_area
 from fieldobs.people.scope import Principal
-from fieldobs.scores.reports import area_priorities, area_ranking, overall_ranking
-from fieldobs.scores.rollups import shift_period
+from fieldobs.scores import area_priorities, area_ranking, overall_ranking
+from fieldobs.scores.periods import shift_period
 from fieldobs.scoring.stats import Moments, estimate_shrinkage, mean_interval
 from fieldobs.storage.connection import Database, rows
 from fieldobs.timeutil import now_rfc3339

@@ -10,14 +10,16 @@ from typing import Any
 
 from fieldobs.checklists.published import list_latest
 from fieldobs.errors import Invalid
-from fieldobs.scores.reports import check_period
-from fieldobs.scores.rollups import GRAINS, KINDS, current_period, shift_period
+from fieldobs.scores import KINDS
+from fieldobs.scores.periods import PERIOD_PATTERNS, check_period, current_period, shift_period
 from fieldobs.storage.connection import Database
 from fieldobs.timeutil import utcnow
 
 Z90 = NormalDist().inv_cdf(0.95)
 KIND_LABELS = {"mystery_shop": "Mystery shops", "walkthrough": "Walk-throughs"}
 KIND_NAMES = {"mystery_shop": "Mystery shop", "walkthrough": "Walk-through"}
+
+GRAINS = tuple(PERIOD_PATTERNS)  # week, month
 
 
 @dataclass(frozen=True)

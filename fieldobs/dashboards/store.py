@@ -12,13 +12,8 @@ from fieldobs.dashboards.common import Filters, rounded
 from fieldobs.people.anonymity import is_store_side, round_to_hour
 from fieldobs.people.orgs import get_location
 from fieldobs.people.scope import Principal
-from fieldobs.scores.reports import (
-    location_gap,
-    location_priorities,
-    series_of,
-    series_query,
-)
-from fieldobs.scores.rollups import shift_period
+from fieldobs.scores import location_gap, location_priorities, series_of, series_query
+from fieldobs.scores.periods import shift_period
 from fieldobs.scoring.stats import Moments, t_critical
 from fieldobs.storage.connection import Database, rows
 from fieldobs.timeutil import parse_rfc3339

@@ -23,7 +23,8 @@ from fieldobs.checklists.published import get_version
 from fieldobs.errors import Invalid
 from fieldobs.people.anonymity import is_store_side, observer_pseudonym, round_to_hour
 from fieldobs.people.scope import Principal
-from fieldobs.scores.rollups import GRAINS, KINDS, period_start
+from fieldobs.scores import KINDS
+from fieldobs.scores.periods import PERIOD_PATTERNS, period_start
 from fieldobs.storage.connection import Database
 from fieldobs.visits.service import visibility_clause
 
@@ -33,6 +34,8 @@ CLOCK_KEEP = 4096
 PARSED_KEEP = 20_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 STATUSES = ("awaiting_photos", "submitted", "released", "returned")
+
+GRAINS = tuple(PERIOD_PATTERNS)  # week, month
 
 
 def neutralise(value: Any) -> Any:

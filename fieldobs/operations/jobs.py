@@ -1,18 +1,15 @@
-"""Scheduled jobs: plain functions `(db, config, now) -> result`, run once per tick anywhere.
+"""Scheduled jobs: plain functions `(db, settings, now) -> result`, each run under a lease.
 
-Every process may run the scheduler (APScheduler's BackgroundScheduler, started by
-`init_app` when SCHEDULER_ENABLED): a job's ticks are aligned to the epoch (every
-`interval` seconds of wall-clock time), and before running, a process takes the job's lease
-row in SQLite inside a write transaction (BEGIN IMMEDIATE). The lease is refused while
-another owner holds it unexpired, or once the tick has been run, so each job runs once per
-tick, never twice at once, however many workers or processes share the data directory. A
-running job renews its lease; a crashed owner's lapses within JOB_LEASE_SECONDS. Every run
-is logged in `job_runs`. One-off CLI commands never start the scheduler (fieldobs/cli.py).
+Before running, a process takes the job's lease row in SQLite inside a write transaction
+(BEGIN IMMEDIATE). The lease is refused while another owner holds it unexpired, or once the
+tick has been run, so each job runs once per tick, never twice at once, however many workers or
+processes share the data directory. A running job renews its lease; a crashed owner's lapses
+within JOB_LEASE_SECONDS. Every run is logged in `job_runs`. The APScheduler glue that fires
+the ticks is `scheduler`.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
@@ -20,74 +17,64 @@ import socket
 import sqlite3
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-from flask import Flask
-
-from fieldobs.db import storage_for
-from fieldobs.operations import assignments, webhooks
+from fieldobs.operations import assignment_deadlines, delivery
+from fieldobs.operations.clock import SYSTEM_CLOCK, Clock
+from fieldobs.photos.purge import purge_expired_uploads
+from fieldobs.settings import Settings
 from fieldobs.storage import backup
 from fieldobs.storage.connection import Database, one, transaction
-from fieldobs.timeutil import to_rfc3339, utcnow
+from fieldobs.timeutil import to_rfc3339
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[Database, Mapping[str, Any], datetime], dict[str, Any]]
-
-# Fire times are multiples of the interval since this instant, the same in every process.
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+Job = Callable[[Database, Settings, datetime], dict[str, Any]]
 
 
 def expire_assignments(
     db: Database,
-    config: Mapping[str, Any],  # noqa: ARG001 -- every job has the same signature
+    settings: Settings,  # noqa: ARG001 -- every job has the same signature
     now: datetime,
 ) -> dict[str, Any]:
     """Expire open assignments whose window has closed (assignment.expired webhooks)."""
-    expired = assignments.expire_assignments(db, now)
+    expired = assignment_deadlines.expire_assignments(db, now)
     return {"expired": len(expired), "ids": expired}
 
 
-def remind_assignments(db: Database, config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def remind_assignments(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Remind shoppers, in their pull feed, of open windows about to close."""
-    hours = float(config["ASSIGNMENT_REMIND_HOURS"])
-    created = assignments.remind_assignments(db, now, timedelta(hours=hours))
+    hours = settings.assignment_remind_hours
+    created = assignment_deadlines.remind_assignments(db, now, timedelta(hours=hours))
     return {"reminded": len(created)}
 
 
-def deliver_webhooks(db: Database, config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def deliver_webhooks(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Send due webhook deliveries, with retries and backoff."""
-    return dict(webhooks.deliver_due(db, now, delivery_settings(config)))
+    return dict(delivery.deliver_due(db, now, settings.webhooks))
 
 
-def purge_uploads(db: Database, config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def purge_uploads(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Expire idle uploads and delete unclaimed photos and unreferenced files."""
-    try:
-        from fieldobs.photos.tus import purge_expired_uploads
-    except ImportError:  # the photo pipeline is optional in a trimmed build
-        return {"skipped": "fieldobs.photos.tus.purge_expired_uploads is not available"}
     return dict(
         purge_expired_uploads(
             db,
-            Path(config["DATA_DIR"]),
+            settings.data_dir,
             now,
-            unclaimed_photo_days=float(config["UNCLAIMED_PHOTO_DAYS"]),
-            tombstone_days=float(config["UPLOAD_TOMBSTONE_DAYS"]),
+            photos=settings.photos,
+            unclaimed_photo_days=settings.unclaimed_photo_days,
+            tombstone_days=settings.upload_tombstone_days,
         )
     )
 
 
-def backup_database(db: Database, config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def backup_database(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
     """Take an online backup into DATA_DIR/backups, keeping the newest BACKUP_KEEP."""
-    folder = Path(config["DATA_DIR"]) / "backups"
-    return backup.backup_database(db, folder, now, keep=int(config["BACKUP_KEEP"]))
+    folder = settings.data_dir / "backups"
+    return backup.backup_database(db, folder, now, keep=settings.backup_keep)
 
 
 JOBS: dict[str, Job] = {
@@ -97,26 +84,6 @@ JOBS: dict[str, Job] = {
     "purge_uploads": purge_uploads,
     "backup": backup_database,
 }
-
-
-def delivery_settings(config: Mapping[str, Any]) -> webhooks.DeliverySettings:
-    """Return the webhook delivery settings from the app's config."""
-    return webhooks.DeliverySettings(
-        secret_key=str(config["SECRET_KEY"]),
-        timeout=float(config["WEBHOOK_TIMEOUT_SECONDS"]),
-        max_attempts=int(config["WEBHOOK_MAX_ATTEMPTS"]),
-        backoff=float(config["WEBHOOK_BACKOFF_SECONDS"]),
-        backoff_max=float(config["WEBHOOK_BACKOFF_MAX_SECONDS"]),
-        batch=int(config["WEBHOOK_BATCH"]),
-    )
-
-
-def intervals(config: Mapping[str, Any]) -> dict[str, float]:
-    """Return each job's interval in seconds (0: off); names missing in config keep defaults."""
-    from fieldobs.settings import DEFAULTS
-
-    merged = {**DEFAULTS["JOB_INTERVALS"], **dict(config.get("JOB_INTERVALS") or {})}
-    return {name: float(merged.get(name, 0) or 0) for name in JOBS}
 
 
 # Leases and the run log ------------------------------------------------------------------
@@ -168,8 +135,7 @@ def _claim(
     return int(run_id or 0), None
 
 
-def _release(db: Database, run: JobRun, owner: str, keep_days: float) -> None:
-    finished = utcnow()
+def _release(db: Database, run: JobRun, owner: str, keep_days: float, finished: datetime) -> None:
     with transaction(db):
         db.execute(
             "UPDATE job_leases SET owner = NULL, expires_at = NULL WHERE job = ? AND owner = ?",
@@ -194,28 +160,29 @@ def _release(db: Database, run: JobRun, owner: str, keep_days: float) -> None:
 def run_job(
     db: Database,
     name: str,
-    config: Mapping[str, Any],
+    settings: Settings,
     now: datetime | None = None,
     *,
     tick: int | None = None,
     owner: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> JobRun:
     """Run one job under its lease (not if it is running elsewhere or its tick has run)."""
     job = JOBS[name]
-    now = now or utcnow()
+    now = now or clock.now()
     owner = owner or owner_name()
-    lease = timedelta(seconds=float(config["JOB_LEASE_SECONDS"]))
+    lease = timedelta(seconds=settings.job_lease_seconds)
     run_id, reason = _claim(db, name, owner, now, lease, tick)
     if run_id is None:
         return JobRun(name, ran=False, reason=reason)
     run = JobRun(name, ran=True, run_id=run_id)
     stop = threading.Event()
     renewer = threading.Thread(
-        target=_renew, args=(_path(db), name, owner, lease, stop), daemon=True
+        target=_renew, args=(_path(db), name, owner, lease, stop, clock), daemon=True
     )
     renewer.start()
     try:
-        run.result = job(db, config, now)
+        run.result = job(db, settings, now)
     except Exception as error:  # a failing job is logged; the scheduler lives on
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
@@ -224,7 +191,7 @@ def run_job(
     finally:
         stop.set()
         renewer.join()
-        _release(db, run, owner, float(config["JOB_RUN_KEEP_DAYS"]))
+        _release(db, run, owner, settings.job_run_keep_days, clock.now())
     return run
 
 
@@ -232,72 +199,21 @@ def _path(db: Database) -> str:
     return str(db.execute("PRAGMA database_list").fetchone()[2])
 
 
-def _renew(path: str, job: str, owner: str, lease: timedelta, stop: threading.Event) -> None:
+def _renew(
+    path: str, job: str, owner: str, lease: timedelta, stop: threading.Event, clock: Clock
+) -> None:
     """Extend a running job's lease every third of its length, until told to stop."""
     conn: sqlite3.Connection | None = None
     try:
-        while not stop.wait(lease.total_seconds() / 3):
+        while not clock.wait(stop, lease.total_seconds() / 3):
             # A connection of its own: the job's is busy, and per-thread anyway.
             conn = conn or sqlite3.connect(path, timeout=10, isolation_level=None)
             conn.execute(
                 "UPDATE job_leases SET expires_at = ? WHERE job = ? AND owner = ?",
-                [to_rfc3339(utcnow() + lease), job, owner],
+                [to_rfc3339(clock.now() + lease), job, owner],
             )
     except sqlite3.Error:
         log.exception("could not renew the lease of job %s", job)
     finally:
         if conn is not None:
             conn.close()
-
-
-# The scheduler ---------------------------------------------------------------------------
-
-SCHEDULER_KEY = "fieldobs.scheduler"
-
-
-def _scheduled(app: Flask, name: str, interval: float) -> None:
-    now = utcnow()
-    # Fire times are multiples of the interval since EPOCH in every process: the same tick.
-    tick = int((now - EPOCH).total_seconds() // interval)
-    with app.app_context():
-        db = storage_for(app).connection()
-        run = run_job(db, name, app.config, now, tick=tick)
-    if run.ran:
-        app.logger.info("job %s tick %s: %s", name, tick, run.error or run.result)
-
-
-def start_scheduler(app: Flask) -> BackgroundScheduler:
-    """Start this process's scheduler for the app (once); jobs with interval 0 are off."""
-    existing: BackgroundScheduler | None = app.extensions.get(SCHEDULER_KEY)
-    if existing is not None:
-        return existing
-    scheduler = BackgroundScheduler(
-        timezone=UTC,
-        executors={"default": ThreadPoolExecutor(len(JOBS))},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
-    )
-    for name, seconds in intervals(app.config).items():
-        if seconds <= 0:
-            continue
-        scheduler.add_job(
-            _scheduled,
-            IntervalTrigger(seconds=seconds, start_date=EPOCH, timezone=UTC),
-            args=[app, name, seconds],
-            id=name,
-            name=name,
-        )
-    scheduler.start()
-    app.extensions[SCHEDULER_KEY] = scheduler
-    atexit.register(_shutdown, scheduler)
-    return scheduler
-
-
-def _shutdown(scheduler: BackgroundScheduler) -> None:
-    if scheduler.running:
-        scheduler.shutdown(wait=False)
-
-
-def init_app(app: Flask) -> None:
-    """Start the scheduler in this process when SCHEDULER_ENABLED."""
-    if app.config["SCHEDULER_ENABLED"]:
-        start_scheduler(app)

@@ -10,11 +10,19 @@ from typing import Any
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fieldobs.errors import Conflict, Invalid, NotFound, Unauthorized
+from fieldobs.people import throttle
+from fieldobs.people.credentials import (
+    MAX_PASSWORD_LENGTH,
+    normalize_username,
+    password_problems,
+    username_problems,
+)
 from fieldobs.people.scope import Principal, Role, resolve_principal
+from fieldobs.people.throttle import LoginPolicy
 from fieldobs.storage.connection import Database, one, rows, transaction
 from fieldobs.timeutil import now_rfc3339, to_rfc3339, utcnow
 
-MIN_PASSWORD_LENGTH = 8
+DEFAULT_LOGIN_POLICY = LoginPolicy()
 # Computed once so a login for an unknown user costs the same as for a known one.
 _DUMMY_HASH = generate_password_hash("fieldobs-timing-equaliser")
 
@@ -40,10 +48,13 @@ def create_user(
 ) -> dict[str, Any]:
     """Create a user with their scope grants in one transaction."""
     problems: dict[str, list[str]] = {}
+    if username_problem := username_problems(username):
+        problems["username"] = username_problem
+    username = normalize_username(username)
     if role not in {r.value for r in Role}:
         problems["role"] = [f"must be one of {', '.join(r.value for r in Role)}"]
-    if len(password) < MIN_PASSWORD_LENGTH:
-        problems["password"] = [f"must be at least {MIN_PASSWORD_LENGTH} characters"]
+    if password_problem := password_problems(password, username):
+        problems["password"] = password_problem
     if role == Role.MANAGER and not location_ids:
         problems["location_ids"] = ["a manager needs at least one location"]
     if role == Role.AREA_LEAD and not area_ids:
@@ -121,32 +132,96 @@ def list_users(db: Database) -> list[dict[str, Any]]:
     return [get_user(db, user_id) for user_id in ids]
 
 
+def _revoke_all(db: Database, user_id: int, now: str) -> None:
+    db.execute(
+        "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        [now, user_id],
+    )
+
+
 def disable_user(db: Database, user_id: int) -> dict[str, Any]:
-    """Disable a user and revoke every token they hold."""
+    """Disable a user and revoke every token they hold; the last active admin stays."""
     with transaction(db):
-        get_user(db, user_id)
+        user = get_user(db, user_id)
+        if user["role"] == Role.ADMIN and not user["disabled_at"]:
+            others = db.execute(
+                "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL"
+                " AND id != ?",
+                [user_id],
+            ).fetchone()[0]
+            if not others:
+                raise Conflict(
+                    "This is the last active admin: enable or create another admin first.",
+                    code="last_admin",
+                )
         now = now_rfc3339()
         db.execute(
             "UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ?", [now, user_id]
         )
-        db.execute(
-            "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            [now, user_id],
-        )
+        _revoke_all(db, user_id, now)
     return get_user(db, user_id)
 
 
-def issue_token(db: Database, username: str, password: str, ttl_hours: float) -> dict[str, Any]:
-    """Check a password and return a new bearer token with the user's role."""
+def enable_user(db: Database, user_id: int) -> dict[str, Any]:
+    """Let a disabled user sign in again (their old tokens stay revoked)."""
+    with transaction(db):
+        get_user(db, user_id)
+        db.execute("UPDATE users SET disabled_at = NULL WHERE id = ?", [user_id])
+    return get_user(db, user_id)
+
+
+def set_password(db: Database, user_id: int, password: str) -> dict[str, Any]:
+    """Give a user a new password and revoke every token they hold."""
+    user = get_user(db, user_id)
+    if problems := password_problems(password, user["username"]):
+        raise Invalid("The password is invalid.", fields={"password": problems})
+    password_hash = hash_password(password)
+    with transaction(db):
+        get_user(db, user_id)
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [password_hash, user_id])
+        _revoke_all(db, user_id, now_rfc3339())
+    return get_user(db, user_id)
+
+
+def set_display_name(db: Database, user_id: int, display_name: str) -> dict[str, Any]:
+    """Change the free-text name shown for a user."""
+    with transaction(db):
+        get_user(db, user_id)
+        db.execute("UPDATE users SET display_name = ? WHERE id = ?", [display_name, user_id])
+    return get_user(db, user_id)
+
+
+def issue_token(
+    db: Database,
+    username: str,
+    password: str,
+    ttl_hours: float,
+    *,
+    policy: LoginPolicy = DEFAULT_LOGIN_POLICY,
+    client_address: str | None = None,
+) -> dict[str, Any]:
+    """Check a password and return a new bearer token; failures are throttled."""
+    username = normalize_username(username)
+    keys = {throttle.user_key(username): policy.free_failures_per_user}
+    if client_address:
+        keys[throttle.address_key(client_address)] = policy.free_failures_per_address
+    # Refused before any hashing: a throttled guess costs a read, not an scrypt.
+    throttle.check_allowed(db, keys, throttle.unix_now())
     user = one(
         db.execute(
             "SELECT id, role, password_hash, disabled_at FROM users WHERE username = ?",
             [username],
         )
     )
-    valid = check_password_hash(user["password_hash"] if user else _DUMMY_HASH, password)
+    valid = False
+    if len(password) <= MAX_PASSWORD_LENGTH:
+        with throttle.hashing_slot(policy):
+            valid = check_password_hash(user["password_hash"] if user else _DUMMY_HASH, password)
     if user is None or not valid or user["disabled_at"]:
+        throttle.record_failure(db, keys, throttle.unix_now(), policy)
         raise Unauthorized("Wrong username or password.", code="bad_credentials")
+    # Only the username's count: one good account must not reset a guessing address.
+    throttle.forget(db, throttle.user_key(username))
     token = "fo_" + secrets.token_urlsafe(32)
     now = utcnow()
     expires = now + timedelta(hours=ttl_hours)

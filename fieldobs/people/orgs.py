@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -12,6 +10,7 @@ from fieldobs.errors import Conflict, Invalid, NotFound
 from fieldobs.people.scope import Principal
 from fieldobs.storage.changes import record_change, record_changes
 from fieldobs.storage.connection import Database, one, rows, transaction
+from fieldobs.storage.csv_rows import read_csv_rows
 from fieldobs.timeutil import now_rfc3339
 
 LOCATION_COLUMNS = "id, name, area_id, timezone, address, external_ref, created_at, updated_at"
@@ -83,6 +82,15 @@ def create_location(db: Database, data: dict[str, Any]) -> dict[str, Any]:
     with transaction(db):
         if problems := _location_problems(db, data):
             raise Invalid("The location is invalid.", fields=problems)
+        ref = data.get("external_ref")
+        if (
+            ref is not None
+            and db.execute("SELECT 1 FROM locations WHERE external_ref = ?", [ref]).fetchone()
+        ):
+            raise Conflict(
+                "A location with that external_ref exists.",
+                fields={"external_ref": ["already used by another location"]},
+            )
         location_id = _insert_location(db, data)
     return get_location(db, location_id)
 
@@ -180,25 +188,13 @@ def import_locations_csv(db: Database, text: str) -> dict[str, int]:
     Areas named in the file are created when missing. A row whose `external_ref` is
     already known updates that location, so a spreadsheet can be re-imported.
     """
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    headers = [h.strip().lower() for h in reader.fieldnames or []]
-    missing = [c for c in CSV_REQUIRED if c not in headers]
-    if missing:
-        raise Invalid(
-            "The CSV file lacks required columns.",
-            fields={"header": [f"missing column {c!r}" for c in missing]},
-        )
+    table = read_csv_rows(text)
+    table.require(CSV_REQUIRED)
     parsed: list[dict[str, str]] = []
     problems: dict[str, list[str]] = {}
     seen_refs: dict[str, int] = {}
-    for line_number, raw in enumerate(reader, start=2):
-        record = {
-            (k or "").strip().lower(): (v or "").strip()
-            for k, v in raw.items()
-            if isinstance(v, str)
-        }
-        if not any(record.values()):
-            continue
+    for row in table.rows:
+        line_number, record = row.line, row.values
         line_problems = [f"{c} is empty" for c in CSV_REQUIRED if not record.get(c)]
         if record.get("timezone") and (tz_problem := check_timezone(record["timezone"])):
             line_problems.append(tz_problem)

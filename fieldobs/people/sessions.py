@@ -1,4 +1,4 @@
-"""Console sessions and password changes: sign in, look up, revoke, change or reset a password."""
+"""Console sessions and password changes: sign in (throttled as the API's), look up, revoke."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ from typing import Any
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fieldobs.errors import Invalid, Unauthorized
-from fieldobs.people.accounts import MIN_PASSWORD_LENGTH, disable_user, get_user, hash_password
+from fieldobs.people import throttle
+from fieldobs.people.accounts import disable_user, get_user, hash_password, set_password
+from fieldobs.people.credentials import MAX_PASSWORD_LENGTH, normalize_username, password_problems
 from fieldobs.people.scope import Principal, resolve_principal
+from fieldobs.people.throttle import LoginPolicy
 from fieldobs.storage.connection import Database, one, transaction
 from fieldobs.timeutil import now_rfc3339, to_rfc3339, utcnow
 
-# Checked against when the username is unknown, so both paths cost one scrypt.
-_DUMMY_HASH = generate_password_hash("fieldobs-session-timing-equaliser", method="scrypt")
+# Checked against when the username is unknown, so both paths cost one hash.
+_DUMMY_HASH = generate_password_hash("fieldobs-session-timing-equaliser")
 
 
 @dataclass(frozen=True)
@@ -33,23 +36,53 @@ def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def check_password(db: Database, username: str, password: str) -> dict[str, Any]:
-    """Return the enabled user with this username and password, or raise 401."""
+def check_password(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    policy: LoginPolicy,
+    client_address: str | None = None,
+) -> dict[str, Any]:
+    """Return the enabled user with this username and password, or raise 401 (429 throttled).
+
+    The same throttle as the API's sign-in (fieldobs.people.throttle, the same keys): failures
+    through either count together.
+    """
+    username = normalize_username(username)
+    keys = {throttle.user_key(username): policy.free_failures_per_user}
+    if client_address:
+        keys[throttle.address_key(client_address)] = policy.free_failures_per_address
+    throttle.check_allowed(db, keys, throttle.unix_now())
     user = one(
         db.execute(
             "SELECT id, username, role, password_hash, disabled_at FROM users WHERE username = ?",
             [username],
         )
     )
-    valid = check_password_hash(str(user["password_hash"]) if user else _DUMMY_HASH, password)
+    valid = False
+    if len(password) <= MAX_PASSWORD_LENGTH:
+        with throttle.hashing_slot(policy):
+            stored = str(user["password_hash"]) if user else _DUMMY_HASH
+            valid = check_password_hash(stored, password)
     if user is None or not valid or user["disabled_at"]:
+        throttle.record_failure(db, keys, throttle.unix_now(), policy)
         raise Unauthorized("Wrong username or password.", code="bad_credentials")
+    throttle.forget(db, throttle.user_key(username))
     return user
 
 
-def start_session(db: Database, username: str, password: str, ttl_hours: float) -> SignedIn:
+def start_session(
+    db: Database,
+    username: str,
+    password: str,
+    ttl_hours: float,
+    *,
+    policy: LoginPolicy,
+    client_address: str | None = None,
+) -> SignedIn:
     """Check a password and open a server-side session for the console."""
-    user = check_password(db, username, password)
+    user = check_password(db, username, password, policy=policy, client_address=client_address)
     session_id = secrets.token_urlsafe(32)
     now = utcnow()
     expires = to_rfc3339(now + timedelta(hours=ttl_hours))
@@ -102,14 +135,6 @@ def end_all_sessions(db: Database, user_id: int) -> None:
         )
 
 
-def _check_new(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(
-            "The new password is too short.",
-            fields={"new_password": [f"must be at least {MIN_PASSWORD_LENGTH} characters"]},
-        )
-
-
 def change_password(
     db: Database, principal: Principal, current: str, new: str, keep_session: str | None = None
 ) -> None:
@@ -119,7 +144,8 @@ def change_password(
         raise Invalid(
             "The current password is wrong.", fields={"current_password": ["is not right"]}
         )
-    _check_new(new)
+    if problems := password_problems(new, principal.username):
+        raise Invalid("The new password is not accepted.", fields={"new_password": problems})
     new_hash = hash_password(new)
     with transaction(db):
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [new_hash, principal.user_id])
@@ -132,28 +158,26 @@ def change_password(
             )
 
 
-def reset_password(db: Database, user_id: int, new: str) -> dict[str, object]:
-    """Set a user's password (an admin's act); their sessions and tokens end."""
-    _check_new(new)
-    new_hash = hash_password(new)
-    with transaction(db):
-        get_user(db, user_id)
-        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [new_hash, user_id])
-        end_all_sessions(db, user_id)
-    return get_user(db, user_id)
+def reset_password(db: Database, user_id: int, new: str) -> dict[str, Any]:
+    """Set a user's password (an admin's act, as the API's); their sessions and tokens end."""
+    try:
+        user = set_password(db, user_id, new)
+    except Invalid as error:
+        raise Invalid(error.message, fields={"new_password": (error.fields or {}).get(
+            "password", [error.message]
+        )}) from error  # fmt: skip
+    end_all_sessions(db, user_id)
+    return user
 
 
-def enable_user(db: Database, user_id: int) -> dict[str, object]:
-    """Re-enable a disabled user (they sign in afresh: old sessions and tokens stay revoked)."""
-    with transaction(db):
-        get_user(db, user_id)
-        db.execute("UPDATE users SET disabled_at = NULL WHERE id = ?", [user_id])
-    return get_user(db, user_id)
-
-
-def disable_user_everywhere(db: Database, user_id: int) -> dict[str, object]:
-    """Disable a user and end their sessions and tokens."""
+def disable_user_everywhere(db: Database, user_id: int) -> dict[str, Any]:
+    """Disable a user (as the API does) and end their console sessions too."""
     with transaction(db):
         user = disable_user(db, user_id)
         end_all_sessions(db, user_id)
     return user
+
+
+def user_of(db: Database, user_id: int) -> dict[str, Any]:
+    """Return a user (for messages)."""
+    return get_user(db, user_id)

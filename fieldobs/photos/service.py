@@ -1,10 +1,6 @@
-"""Photos: finish an upload, process it once, record it, join it to its visit; scoped lookup.
+"""Photos: receive one (tus or one shot), finish it, hand it to recording; scoped lookup.
 
-Processing (up to ~1 s for a HEIC) runs with no transaction open; the outcome is then recorded
-in one short write transaction together with the visit's status and the upload's state. The
-first bytes recorded for a photo id are kept: the same bytes again are a no-op success, other
-bytes a 409. A rejected photo is recorded too (state `rejected`, with its reason), so a replay
-gets the same answer.
+How a finished photo is processed and recorded, once, is in recording.
 """
 
 from __future__ import annotations
@@ -13,58 +9,23 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fieldobs.errors import BadRequest, Conflict, FieldobsError, Invalid, NotFound, PayloadTooLarge
-from fieldobs.people.scope import Principal
+from fieldobs.errors import BadRequest, Invalid, NotFound, PayloadTooLarge
+from fieldobs.people.scope import Principal, Role
+from fieldobs.photos import parts
 from fieldobs.photos import tus as uploads
-from fieldobs.photos.processing import PhotoRejected, ProcessedPhoto, process_photo
+from fieldobs.photos.policy import PhotoOutcome, PhotoSettings
+from fieldobs.photos.recording import accept_photo, staff_copy
 from fieldobs.photos.store import PhotoStore, store_for
-from fieldobs.storage.connection import Database, one, transaction
-from fieldobs.timeutil import now_rfc3339
-from fieldobs.visits.service import find_visible, refresh_status
+from fieldobs.storage.connection import Database, one
+from fieldobs.visits.service import find_visible
 
 THUMB_CONTENT_TYPE = "image/jpeg"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PhotoSettings:
-    """How photos are checked and stored (from the app config)."""
-
-    max_bytes: int
-    one_shot_max_bytes: int
-    max_pixels: int
-    max_side: int | None
-    upload_expiry: timedelta
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> PhotoSettings:
-        """Read the settings from an app's config."""
-        return cls(
-            max_bytes=int(config["MAX_PHOTO_BYTES"]),
-            one_shot_max_bytes=int(config["ONE_SHOT_PHOTO_MAX_BYTES"]),
-            max_pixels=int(config["MAX_PHOTO_PIXELS"]),
-            max_side=int(config["PHOTO_MAX_SIDE"]) or None,
-            upload_expiry=timedelta(hours=float(config["UPLOAD_EXPIRY_HOURS"])),
-        )
-
-
-@dataclass(frozen=True)
-class PhotoOutcome:
-    """How a completed upload was answered: 201 kept, 200 replay, else the refusal."""
-
-    status: int
-    photo: dict[str, Any] | None
-    error: FieldobsError | None = None
-
-
-Recorder = Callable[[Database, PhotoOutcome], None]
 
 
 def parse_id(value: str | None, name: str) -> str:
@@ -123,7 +84,7 @@ def receive_chunk(
 ) -> tuple[dict[str, Any], PhotoOutcome | None]:
     """Append one PATCH body; the chunk that completes the upload also finishes it."""
     row = uploads.find_upload(db, upload_id, principal.user_id, now)
-    with uploads.hold_if_present(data_dir, upload_id) as held:
+    with parts.hold_if_present(data_dir, upload_id) as held:
         if held is None or row["state"] == "finished":
             # No part file: finished (perhaps by a request that just let go of it), or lost.
             row = uploads.find_upload(db, upload_id, principal.user_id, now)
@@ -138,7 +99,13 @@ def receive_chunk(
             return row, _recorded(row)
         if row["received"] < row["length"]:
             return row, None
-        outcome = finish_upload(db, store_for(data_dir), held, row, settings)
+        try:
+            outcome = finish_upload(db, store_for(data_dir), held, row, settings)
+        except parts.StorageFull as full:
+            # Every byte is kept (offset = length); HEAD, an empty PATCH or the purge job
+            # finishes it once there is room.
+            full.headers["Upload-Offset"] = str(row["received"])
+            raise
     return {**row, "state": "finished"}, outcome
 
 
@@ -155,12 +122,14 @@ def upload_status(
     row = uploads.find_upload(db, upload_id, principal.user_id, now)
     if row["state"] == "receiving" and row["received"] == row["length"]:
         try:
-            with uploads.hold(data_dir, upload_id) as held:
+            with parts.hold(data_dir, upload_id) as held:
                 row = uploads.find_upload(db, upload_id, principal.user_id, now)
                 if row["state"] == "receiving" and row["received"] == row["length"]:
                     finish_upload(db, store_for(data_dir), held, row, settings)
-        except (uploads.UploadBusy, NotFound):
+        except (parts.UploadBusy, NotFound):
             pass  # another request is finishing it
+        except parts.StorageFull:
+            log.warning("upload %s is complete but the disk is full; kept for later", upload_id)
         except Exception:
             # HEAD must still tell the offset; the next HEAD or the purge job tries again.
             log.exception("finishing upload %s failed", upload_id)
@@ -175,20 +144,23 @@ def finish_stalled_uploads(db: Database, data_dir: Path, settings: PhotoSettings
     finished = 0
     for (upload_id,) in stalled:
         try:
-            with uploads.hold(data_dir, upload_id) as held:
+            with parts.hold(data_dir, upload_id) as held:
                 row = one(db.execute("SELECT * FROM uploads WHERE id = ?", [upload_id]))
                 if row and row["state"] == "receiving" and row["received"] == row["length"]:
                     finish_upload(db, store_for(data_dir), held, row, settings)
                     finished += 1
-        except (uploads.UploadBusy, NotFound):
+        except (parts.UploadBusy, NotFound):
             continue
+        except Exception:
+            # One upload failing (a full disk) must not stop the others; the next run retries.
+            log.exception("finishing stalled upload %s failed", upload_id)
     return finished
 
 
 def finish_upload(
     db: Database,
     store: PhotoStore,
-    held: uploads.HeldUpload,
+    held: parts.HeldUpload,
     row: dict[str, Any],
     settings: PhotoSettings,
 ) -> PhotoOutcome:
@@ -212,7 +184,7 @@ def finish_upload(
         settings=settings,
         also=also,
     )
-    uploads.discard_part(held)  # the original is never served: gone once recorded
+    parts.discard_part(held)  # the original is never served: gone once recorded
     return outcome
 
 
@@ -237,7 +209,7 @@ def put_photo(
     """Receive a small photo in one request body; safe to repeat."""
     visit_id, photo_id = parse_id(visit_id, "visit_id"), parse_id(photo_id, "photo_id")
     check_visit_owner(db, principal, visit_id)
-    path, sha256, size = uploads.spool(
+    path, sha256, size = parts.spool(
         body, data_dir, limit=settings.one_shot_max_bytes, declared=declared
     )
     try:
@@ -258,162 +230,24 @@ def put_photo(
         path.unlink(missing_ok=True)
 
 
-# --- recording --------------------------------------------------------------------------------
-
-
-def accept_photo(
-    db: Database,
-    store: PhotoStore,
-    source: Path,
-    sha256: str,
-    size: int,
-    *,
-    photo_id: str,
-    visit_id: str,
-    uploader_id: int,
-    settings: PhotoSettings,
-    also: Recorder | None = None,
-) -> PhotoOutcome:
-    """Process uploaded bytes (unless already decided) and record the outcome in one commit."""
-    facts = (photo_id, visit_id, uploader_id, sha256)
-    ready: _Ready | None = None
-    while True:
-        if ready is None and _known_outcome(db, *facts) is None:
-            ready = _process(store, source, settings)  # no transaction is open meanwhile
-        with transaction(db):
-            outcome = _known_outcome(db, *facts)  # again, under the write lock
-            if outcome is None and ready is not None:
-                outcome = _record(db, store, ready, facts, size)
-            if outcome is not None:
-                if also is not None:
-                    also(db, outcome)
-                return outcome
-        # The photo was purged between the two looks: process it after all.
-
-
-@dataclass(frozen=True)
-class _Ready:
-    """A processed photo with its blobs stored, or its rejection."""
-
-    result: ProcessedPhoto | PhotoRejected
-    image_sha256: str | None = None
-    thumb_sha256: str | None = None
-
-
-def _process(store: PhotoStore, source: Path, settings: PhotoSettings) -> _Ready:
-    try:
-        result = process_photo(source, max_pixels=settings.max_pixels, max_side=settings.max_side)
-    except PhotoRejected as rejection:
-        return _Ready(rejection)
-    except Exception:
-        # A decoder failing in a way nobody classified: the file cannot be served either way.
-        log.exception("processing %s failed", source.name)
-        return _Ready(
-            PhotoRejected(
-                "unprocessable", "The photo cannot be processed. Retake it, or upload it as JPEG."
-            )
-        )
-    return _Ready(result, store.put(result.image), store.put(result.thumbnail))
-
-
-def _known_outcome(
-    db: Database, photo_id: str, visit_id: str, uploader_id: int, sha256: str
-) -> PhotoOutcome | None:
-    """Decide without processing: a replay, a conflict, or bytes the visit says are wrong."""
-    photo = one(db.execute("SELECT * FROM photos WHERE id = ?", [photo_id]))
-    if photo is None:
-        named = db.execute(
-            "SELECT sha256 FROM visit_photos WHERE visit_id = ? AND photo_id = ?",
-            [visit_id, photo_id],
-        ).fetchone()
-        if named is not None and named[0] != sha256:
-            # Keeping these would lock out the right bytes for good: refuse, record nothing.
-            return PhotoOutcome(
-                409,
-                None,
-                Conflict(
-                    "These bytes differ from the photo in the visit's manifest (sha256).",
-                    code="manifest_mismatch",
-                ),
-            )
-        return None
-    if (photo["sha256"], photo["visit_id"], photo["uploader_id"]) != (
-        sha256,
-        visit_id,
-        uploader_id,
-    ):
-        return PhotoOutcome(
-            409,
-            photo,
-            Conflict(
-                "This photo id was already uploaded with other content; the first is kept.",
-                code="photo_conflict",
-            ),
-        )
-    if photo["state"] == "rejected":
-        status = int(photo["reject_status"] or 422)
-        return PhotoOutcome(
-            status, photo, uploads.refusal(status, photo["reason"], photo["message"])
-        )
-    return PhotoOutcome(200, photo)
-
-
-def _record(
-    db: Database,
-    store: PhotoStore,
-    ready: _Ready,
-    facts: tuple[str, str, int, str],
-    size: int,
-) -> PhotoOutcome:
-    """Insert the photo row and move its visit on (call inside the write transaction)."""
-    photo_id, visit_id, uploader_id, sha256 = facts
-    row: dict[str, Any] = {
-        "id": photo_id,
-        "visit_id": visit_id,
-        "uploader_id": uploader_id,
-        "sha256": sha256,
-        "size": size,
-        "received_at": now_rfc3339(),
-    }
-    result = ready.result
-    if isinstance(result, PhotoRejected):
-        row.update(
-            state="rejected",
-            reason=result.reason,
-            message=result.message,
-            reject_status=result.status,
-        )
-    else:
-        assert ready.image_sha256 is not None
-        assert ready.thumb_sha256 is not None
-        # The purge deletes unreferenced blobs only under this same write lock: if it took
-        # ours since they were stored, put them back before anything refers to them.
-        if not store.exists(ready.image_sha256):
-            store.put(result.image)
-        if not store.exists(ready.thumb_sha256):
-            store.put(result.thumbnail)
-        row.update(
-            state="received",
-            content_type=result.content_type,
-            image_sha256=ready.image_sha256,
-            thumb_sha256=ready.thumb_sha256,
-            width=result.width,
-            height=result.height,
-            captured_at=result.captured_at,
-            source_format=result.source_format,
-        )
-    db.execute(
-        f"INSERT INTO photos ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-        list(row.values()),
-    )
-    refresh_status(db, visit_id)
-    photo = one(db.execute("SELECT * FROM photos WHERE id = ?", [photo_id]))
-    if isinstance(result, PhotoRejected):
-        return PhotoOutcome(result.status, photo, result)
-    return PhotoOutcome(201, photo)
-
-
 # --- reading ----------------------------------------------------------------------------------
+
+# Store staff: they must not tell shoppers apart by their phones' quantisation tables.
+STAFF_ROLES = frozenset({Role.MANAGER, Role.AREA_LEAD})
+
+
+def image_to_serve(
+    db: Database,
+    data_dir: Path,
+    principal: Principal,
+    photo: dict[str, Any],
+    *,
+    settings: PhotoSettings,
+) -> str:
+    """Return the blob of the copy this caller gets: re-encoded for staff if it was lossless."""
+    if principal.role in STAFF_ROLES and photo["lossless"]:
+        return staff_copy(db, store_for(data_dir), photo, settings)
+    return str(photo["image_sha256"])
 
 
 def find_servable(db: Database, principal: Principal, photo_id: str) -> dict[str, Any]:

@@ -114,4 +114,5 @@ class PhotoStore:
 
 def store_for(data_dir: Path | str) -> PhotoStore:
     """Return the photo store of a data directory."""
-    return PhotoStore(Path(data_dir) / "photos")
+    # Absolute: Flask's send_file would take a relative path as relative to the package.
+    return PhotoStore(Path(data_dir).absolute() / "photos")

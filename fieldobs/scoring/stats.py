@@ -102,12 +102,6 @@ def t_two_sided_p(t: float, df: float) -> float:
     return betainc(df / 2.0, 0.5, df / (df + t * t))
 
 
-def t_cdf(t: float, df: float) -> float:
-    """Return P(T <= t) for Student's t with df degrees of freedom."""
-    tail = t_two_sided_p(t, df) / 2.0
-    return 1.0 - tail if t > 0 else tail
-
-
 @lru_cache(maxsize=4096)
 def t_quantile(p: float, df: float) -> float:
     """Return t such that P(T <= t) = p (cached).
@@ -164,6 +158,57 @@ def mean_interval(
         return None, None
     half = t_critical(moments.n - 1, level) * math.sqrt(variance / moments.n)
     return max(lower, mean - half), min(upper, mean + half)
+
+
+@dataclass(slots=True)
+class RatioSums:
+    """Units (visits) each with a y and an x, for the ratio of sums sum(y) / sum(x)."""
+
+    n: int = 0
+    sy: float = 0.0
+    sx: float = 0.0
+    syy: float = 0.0
+    sxx: float = 0.0
+    sxy: float = 0.0
+
+    def add(self, y: float, x: float) -> None:
+        """Count one unit."""
+        self.n += 1
+        self.sy, self.sx = self.sy + y, self.sx + x
+        self.syy, self.sxx, self.sxy = self.syy + y * y, self.sxx + x * x, self.sxy + x * y
+
+    @property
+    def ratio(self) -> float | None:
+        """Return sum(y) / sum(x), None when sum(x) is not positive."""
+        return self.sy / self.sx if self.sx > 0 else None
+
+    def variance(self) -> float | None:
+        """Return the ratio's variance by linearisation: s^2(y - R x) / (n x_mean^2); n >= 2."""
+        ratio = self.ratio
+        if ratio is None or self.n < 2:
+            return None
+        residual = max(0.0, self.syy - 2 * ratio * self.sxy + ratio * ratio * self.sxx)
+        return residual / (self.n - 1) / (self.n * (self.sx / self.n) ** 2)
+
+
+def ratio_difference(
+    a: RatioSums, b: RatioSums, level: float = LEVEL
+) -> tuple[float | None, float | None, float | None]:
+    """Return a's ratio minus b's with a Welch t-interval; no interval below 2 units a side."""
+    first, second = a.ratio, b.ratio
+    if first is None or second is None:
+        return None, None, None
+    difference, va, vb = first - second, a.variance(), b.variance()
+    if va is None or vb is None:
+        return difference, None, None
+    if va + vb <= 0.0:
+        return difference, difference, difference
+    # Welch-Satterthwaite degrees of freedom, which lie between these (tiny variances underflow).
+    fewest, most = min(a.n, b.n) - 1, a.n + b.n - 2
+    spread = va * va / (a.n - 1) + vb * vb / (b.n - 1)
+    df = min(most, max(fewest, (va + vb) ** 2 / spread)) if spread > 0 else most
+    half = t_critical(df, level) * math.sqrt(va + vb)
+    return difference, difference - half, difference + half
 
 
 # --- empirical-Bayes shrinkage --------------------------------------------------------------
@@ -311,9 +356,17 @@ def slope_from_sums(sums: TrendSums, min_periods: int = 3) -> SlopeTest | None:
     return SlopeTest(slope, math.sqrt(residual / df / sxx), df)
 
 
-def benjamini_hochberg(pvalues: Sequence[float], q: float) -> list[bool]:
-    """Return which p-values are discoveries at false discovery rate q."""
+def benjamini_hochberg(
+    pvalues: Sequence[float], q: float, *, dependent: bool = False
+) -> list[bool]:
+    """Return which p-values are discoveries at false discovery rate q.
+
+    With `dependent`, the Benjamini-Yekutieli step-up (q divided by 1 + 1/2 + ... + 1/m),
+    which holds the rate under any dependence between the tests, not only independence.
+    """
     m = len(pvalues)
+    if dependent and m > 0:
+        q /= math.fsum(1.0 / i for i in range(1, m + 1))
     order = sorted(range(m), key=lambda i: pvalues[i])
     cutoff = 0
     for rank, index in enumerate(order, start=1):

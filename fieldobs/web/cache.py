@@ -1,6 +1,6 @@
 """Computed page data kept until the next change to what it depends on (as the API's bodies).
 
-Keys end with fieldobs.scores.reports.data_version (bumped by every change to the rollups,
+Keys end with fieldobs.scores.data_version (bumped by every change to the rollups,
 locations and areas), so nothing stale is ever shown; callers check the caller's scope first
 and put the scope in the key.
 """

@@ -91,6 +91,7 @@ def test_assignment_to_released_pseudonymous_visit_with_webhooks(tmp_path: Path)
             {"deliver_webhooks": 1, "expire_assignments": 1, "remind_assignments": 1}
         ),
         "WEBHOOK_BACKOFF_SECONDS": "1",
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",  # the receiver is on 127.0.0.1
         "SECRET_KEY": "end-to-end-secret",
     }
     with Receiver([503]) as receiver, ServerProcess(data_dir, workers=2, **settings) as server:
@@ -103,6 +104,7 @@ def test_assignment_to_released_pseudonymous_visit_with_webhooks(tmp_path: Path)
             201,
             json={
                 "url": receiver.url,
+                "audience": "agency",  # every event; a client webhook hears releases only
                 "events": [
                     "visit.submitted",
                     "visit.released",

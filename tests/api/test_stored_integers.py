@@ -7,7 +7,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from marshmallow import Schema, ValidationError
 
-from fieldobs.stored_integers import LARGEST, SMALLEST, StoredInteger, is_stored_integer
+from fieldobs.stored_integers import (
+    LARGEST,
+    SMALLEST,
+    StoredInteger,
+    is_stored_integer,
+    parse_stored_integer,
+)
 from tests.helpers.app import Org
 
 TOO_LARGE = f"Must be between {SMALLEST} and {LARGEST}."
@@ -84,3 +90,28 @@ def test_openapi_says_ids_are_64_bit(client: FlaskClient) -> None:
     assert visit["location_id"] == {"type": "integer", "format": "int64"}
     [location] = spec["paths"]["/api/v1/locations/{location_id}"]["parameters"]
     assert location["schema"] == {"type": "integer", "minimum": 0, "maximum": LARGEST}
+
+
+@pytest.mark.parametrize(
+    "value", ["²", "%C2%B2", "１２", "٣", "1²", " 1", "1e3", "99999999999999999999"]
+)
+def test_query_integers_are_ascii_digits_within_64_bits(
+    client: FlaskClient, org: Org, value: str
+) -> None:
+    response = client.get(f"/api/v1/locations?area_id={value}", headers=org.auth("admin"))
+    assert response.status_code == 422, response.get_json()
+    assert "area_id" in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/areas/１", "/api/v1/locations/²", "/api/v1/areas/٣"])
+def test_url_ids_are_ascii_digits(client: FlaskClient, org: Org, path: str) -> None:
+    assert client.get(path, headers=org.auth("admin")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("0", 0), ("42", 42), (str(LARGEST), LARGEST), (str(LARGEST + 1), None), ("9" * 5000, None)]
+    + [(bad, None) for bad in ["", "²", "１", "-1", "+1", " 1", "1.0", "0x1"]],
+)
+def test_parse_stored_integer(text: str, number: int | None) -> None:
+    assert parse_stored_integer(text) == number

@@ -22,10 +22,36 @@ def fresh_app(tmp_path: Path) -> Flask:
     return make_app(tmp_path / "fresh", AUTO_INIT=True)
 
 
-def test_init_db_reports_checklists(fresh_app: Flask) -> None:
-    result = fresh_app.test_cli_runner().invoke(args=["init-db"])
-    assert result.exit_code == 0, result.output
-    assert "checklist mystery-shop v1: unchanged" in result.output
+def test_init_db_on_a_new_database_says_what_it_did(tmp_path: Path) -> None:
+    env = {**os.environ, "FIELDOBS_DATA_DIR": str(tmp_path / "new")}
+    first = subprocess.run([FIELDOBS, "init-db"], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "applied migrations: 0001_foundation.sql" in first.stdout
+    assert "checklist mystery-shop v1: published now" in first.stdout
+    again = subprocess.run([FIELDOBS, "init-db"], env=env, capture_output=True, text=True)
+    assert "is up to date" in again.stdout
+    assert "checklist mystery-shop v1: already published, unchanged" in again.stdout
+
+
+def test_checklists_publish_of_a_changed_file_says_published(tmp_path: Path) -> None:
+    folder = tmp_path / "checklists"
+    folder.mkdir()
+    source = (REPO / "checklists" / "mystery-shop.toml").read_text()
+    (folder / "mystery-shop.toml").write_text(source)
+    env = {
+        **os.environ,
+        "FIELDOBS_DATA_DIR": str(tmp_path / "data"),
+        "FIELDOBS_CHECKLISTS_DIR": str(folder),
+    }
+    subprocess.run([FIELDOBS, "init-db"], env=env, check=True, capture_output=True)
+    changed = source.replace('title = "', 'title = "Revised: ', 1)
+    assert changed != source
+    (folder / "mystery-shop.toml").write_text(changed)
+    result = subprocess.run(
+        [FIELDOBS, "checklists", "publish"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "checklist mystery-shop v2: published now" in result.stdout
 
 
 def test_users_create_with_scope(fresh_app: Flask) -> None:
@@ -90,8 +116,8 @@ def test_demo_seeds_once(fresh_app: Flask) -> None:
     runner = fresh_app.test_cli_runner()
     first = runner.invoke(args=["demo", "--if-empty"])
     second = runner.invoke(args=["demo", "--if-empty"])
-    assert "2 areas, 6 locations" in first.output
-    assert "nothing seeded" in second.output
+    assert "2 areas, 16 stores" in first.output
+    assert "seeded earlier" in second.output
     with fresh_app.app_context():
         roles = {r[0] for r in get_db().execute("SELECT role FROM users")}
     assert roles == {"admin", "area_lead", "manager", "shopper"}

@@ -7,8 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from fieldobs import create_app
+from fieldobs.extensions import SETTINGS_KEY
+from fieldobs.settings import Settings
+from tests.helpers.contract import check_response
+from tests.helpers.resolver import StubResolver
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -45,5 +51,30 @@ def make_app(data_dir: Path, **overrides: Any) -> Flask:
 
     Copies of the template are migrated and published already, so start-up work is skipped.
     """
-    settings = {"DATA_DIR": str(data_dir), "TESTING": True, "AUTO_INIT": False}
-    return create_app({**settings, **overrides})
+    settings = {
+        "DATA_DIR": str(data_dir),
+        "TESTING": True,
+        "AUTO_INIT": False,
+        # Webhook host names resolve from a table: tests make no DNS query.
+        "WEBHOOK_RESOLVER": StubResolver(),
+    }
+    app = create_app({**settings, **overrides})
+    app.test_client_class = BufferedClient
+    return app
+
+
+class BufferedClient(FlaskClient):
+    """A test client that reads each body whole and closes it (file responses included)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:  # type: ignore[override]
+        """Send a request; the response body is read and its file closed before returning."""
+        kwargs.setdefault("buffered", True)
+        response = super().open(*args, **kwargs)
+        check_response(self.application, response)
+        return response
+
+
+def reconfigure(app: Flask, **overrides: Any) -> None:
+    """Change settings of a test's app (settings are frozen once the app is made)."""
+    app.config.update(overrides)
+    app.extensions[SETTINGS_KEY] = Settings.from_config(app.config)

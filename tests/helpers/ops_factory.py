@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from fieldobs.db import get_db
+from fieldobs.extensions import settings_of
 from fieldobs.operations.jobs import JOBS
 from fieldobs.timeutil import to_rfc3339, utcnow
 from tests.helpers.app import Org
@@ -90,7 +91,7 @@ def pull(client: FlaskClient, org: Org, user: str, cursor: str | None = None) ->
 def run_job(app: Flask, name: str, now: datetime | None = None) -> dict[str, Any]:
     """Call a job function directly, as the scheduler would, without the scheduler."""
     with app.app_context():
-        return JOBS[name](get_db(), app.config, now or utcnow())
+        return JOBS[name](get_db(), settings_of(app), now or utcnow())
 
 
 def review(client: FlaskClient, org: Org, visit_id: str, action: str, **extra: Any) -> TestResponse:

@@ -27,6 +27,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_healthy(url: str, seconds: float = 30) -> None:
+    """Wait until GET /healthz answers 200, or raise RuntimeError."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server at {url} did not start")
+
+
 class ServerProcess:
     """Run `gunicorn wsgi:app` on a data directory; kill and restart it at will."""
 
@@ -68,15 +81,11 @@ class ServerProcess:
                 stderr=log,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+        try:
+            wait_until_healthy(self.url)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}: {self.log.read_text()[-2000:]}") from error
+        return self
 
     def kill(self) -> None:
         """SIGKILL the whole server (master and workers) at once: no clean shutdown."""

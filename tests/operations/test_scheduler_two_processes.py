@@ -31,13 +31,27 @@ def job_runs(data_dir: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
+def wait_for_ticks(data_dir: Path, ticks: int, timeout: float = 60) -> None:
+    """Wait until every job has finished runs for `ticks` ticks (a condition, not a sleep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done: dict[str, set[int]] = defaultdict(set)
+        for run in job_runs(data_dir):
+            if run["finished_at"]:
+                done[run["job"]].add(run["tick"])
+        if set(done) == set(JOBS) and all(len(t) >= ticks for t in done.values()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"jobs did not run {ticks} ticks within {timeout} s")
+
+
 def test_each_job_runs_once_per_tick_across_processes(data_dir: Path) -> None:
     settings = {"SCHEDULER_ENABLED": "1", "JOB_INTERVALS": EVERY_SECOND, "BACKUP_KEEP": "2"}
     with (
         ServerProcess(data_dir, workers=2, **settings),
         ServerProcess(data_dir, workers=2, **settings),
     ):
-        time.sleep(3.5)
+        wait_for_ticks(data_dir, 3)
     runs = job_runs(data_dir)
     by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in runs:

@@ -3,7 +3,6 @@ retried with backoff, every attempt logged, shoppers only as pseudonyms."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from fieldobs.db import get_db
 from fieldobs.storage.connection import transaction
 from fieldobs.timeutil import parse_rfc3339, utcnow
 from fieldobs.visits.review import release_visit
-from tests.helpers.app import Org
+from tests.helpers.app import Org, reconfigure
 from tests.helpers.ops_factory import (
     Receiver,
     assign,
@@ -31,11 +30,23 @@ from tests.helpers.server_process import free_port
 ALL_EVENTS = ["visit.submitted", "visit.released", "visit.returned", "assignment.expired"]
 
 
-def subscribe(client: FlaskClient, org: Org, url: str, events: list[str] | None = None) -> Any:
+@pytest.fixture(autouse=True)
+def private_receivers(app: Flask) -> None:
+    """Let webhooks reach the receivers these tests run on 127.0.0.1."""
+    reconfigure(app, WEBHOOK_ALLOW_PRIVATE_TARGETS=True)
+
+
+def subscribe(
+    client: FlaskClient,
+    org: Org,
+    url: str,
+    events: list[str] | None = None,
+    audience: str = "agency",
+) -> Any:
     """Subscribe a URL; return the answer (with the secret)."""
     response = client.post(
         "/api/v1/webhooks",
-        json={"url": url, "events": events or ALL_EVENTS},
+        json={"url": url, "events": events or ALL_EVENTS, "audience": audience},
         headers=org.auth("admin"),
     )
     assert response.status_code == 201, response.get_json()
@@ -128,6 +139,7 @@ def test_job_delivers_signed_pseudonymous_bodies(app: Flask, client: FlaskClient
             "delivered": 2,
             "retry": 0,
             "failed": 0,
+            "cancelled": 0,
             "deferred": 0,
         }
         submitted, returned = receiver.received
@@ -142,7 +154,6 @@ def test_job_delivers_signed_pseudonymous_bodies(app: Flask, client: FlaskClient
         visit = body["data"]["visit"]
         assert visit["id"] == visit_id
         assert set(visit["observer"]) == {"pseudonym"}
-        assert visit["observed_at"].endswith(":00:00.000000Z")
         text = request.body.decode()
         assert "shopper" not in text.lower()
         assert str(org.users["shopper"]) not in {str(v) for v in visit.values()}
@@ -159,7 +170,7 @@ def test_job_delivers_signed_pseudonymous_bodies(app: Flask, client: FlaskClient
 def test_failures_are_retried_with_exponential_backoff_and_logged(
     app: Flask, client: FlaskClient, org: Org
 ) -> None:
-    app.config.update(WEBHOOK_BACKOFF_SECONDS=30, WEBHOOK_MAX_ATTEMPTS=5)
+    reconfigure(app, WEBHOOK_BACKOFF_SECONDS=30, WEBHOOK_MAX_ATTEMPTS=5)
     with Receiver([500, 503]) as receiver:
         hook = subscribe(client, org, receiver.url, ["visit.submitted"])
         pushed(client, org)
@@ -188,7 +199,7 @@ def test_failures_are_retried_with_exponential_backoff_and_logged(
 def test_a_delivery_gives_up_after_the_last_attempt(
     app: Flask, client: FlaskClient, org: Org
 ) -> None:
-    app.config.update(WEBHOOK_BACKOFF_SECONDS=1, WEBHOOK_MAX_ATTEMPTS=2)
+    reconfigure(app, WEBHOOK_BACKOFF_SECONDS=1, WEBHOOK_MAX_ATTEMPTS=2)
     # Nothing listens on this port: the connection is refused.
     hook = subscribe(client, org, f"http://127.0.0.1:{free_port()}/hook", ["visit.submitted"])
     pushed(client, org)
@@ -202,20 +213,18 @@ def test_a_delivery_gives_up_after_the_last_attempt(
     assert gone["last_error"]
 
 
-def test_a_dead_endpoint_never_slows_requests_and_costs_one_timeout_per_run(
+def test_a_dead_endpoint_is_never_called_on_a_request_and_costs_one_timeout_per_run(
     app: Flask, client: FlaskClient, org: Org
 ) -> None:
-    app.config.update(WEBHOOK_TIMEOUT_SECONDS=0.5)
+    reconfigure(app, WEBHOOK_TIMEOUT_SECONDS=0.5)
     with Receiver(delay=3) as hanging:
         subscribe(client, org, hanging.url, ["visit.submitted", "visit.released"])
-        started = time.monotonic()
         ids = [pushed(client, org) for _ in range(3)]
         review(client, org, ids[0], "release")
-        assert time.monotonic() - started < 2  # no HTTP on the request path
-        started = time.monotonic()
+        assert hanging.received == []  # no HTTP on the request path
         counts = run_job(app, "deliver_webhooks")
-        assert time.monotonic() - started < 2
-    assert counts == {"delivered": 0, "retry": 1, "failed": 0, "deferred": 3}
+        assert len(hanging.received) == 1  # the first timeout; its other deliveries wait
+    assert counts == {"delivered": 0, "retry": 1, "failed": 0, "cancelled": 0, "deferred": 3}
 
 
 def test_deleting_a_subscription_cancels_what_is_pending(client: FlaskClient, org: Org) -> None:

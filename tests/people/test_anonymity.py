@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from fieldobs.db import get_db
 from fieldobs.people.accounts import create_user, issue_token
 from fieldobs.people.anonymity import observer_pseudonym
-from tests.helpers.app import PASSWORD, Org
+from tests.helpers.app import PASSWORD, Org, reconfigure
 from tests.helpers.ops_factory import Receiver, checklist, in_hours, review, run_job, visit_now
 from tests.helpers.photo_factory import DEVICE, jpeg
 from tests.helpers.visit_factory import photo_entry
@@ -62,10 +62,15 @@ def world(app: Flask, client: FlaskClient, org: Org) -> World:
         token = issue_token(db, USERNAME, PASSWORD, 1)["token"]
     headers = {"Authorization": f"Bearer {token}"}
     admin = org.auth("admin")
+    reconfigure(app, WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on 127.0.0.1
     with Receiver() as receiver:
         hook = client.post(
             "/api/v1/webhooks",
-            json={"url": receiver.url, "events": ["visit.submitted", "visit.released"]},
+            json={
+                "url": receiver.url,
+                "events": ["visit.submitted", "visit.released"],
+                "audience": "agency",  # hears the submissions too
+            },
             headers=admin,
         ).get_json()
         made = client.post(

@@ -154,3 +154,31 @@ def test_time_zone_change_refiles_visits_into_local_months(
     )
     assert response.status_code == 200
     assert month() == "2026-11"
+
+
+def test_two_bad_location_fields_are_named_at_once(client: FlaskClient, org: Org) -> None:
+    body = {"name": "", "area_id": org.areas["north"], "timezone": "Mars/Base"}
+    response = client.post("/api/v1/locations", json=body, headers=org.auth("admin"))
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {"name", "timezone"}
+    patch = client.patch(
+        f"/api/v1/locations/{org.locations['leeds']}",
+        json={"name": "", "timezone": "Mars/Base"},
+        headers=org.auth("admin"),
+    )
+    assert set(patch.get_json()["error"]["fields"]) == {"name", "timezone"}
+
+
+def test_duplicate_external_ref_is_409(client: FlaskClient, org: Org) -> None:
+    body = {
+        "name": "Hull",
+        "area_id": org.areas["north"],
+        "timezone": "Europe/London",
+        "external_ref": "ST-0042",
+    }
+    assert client.post("/api/v1/locations", json=body, headers=org.auth("admin")).status_code == 201
+    again = client.post(
+        "/api/v1/locations", json={**body, "name": "Hull 2"}, headers=org.auth("admin")
+    )
+    assert again.status_code == 409
+    assert "external_ref" in again.get_json()["error"]["fields"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +19,11 @@ from fieldobs.photos.processing import (
     ProcessedPhoto,
     process_photo,
 )
-from tests.photos.test_photo_processing import assert_valid_outputs
+from tests.helpers.photo_checks import assert_valid_outputs
 
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "photos"
+# Beside the repo; a git worktree elsewhere names it with FIELDOBS_PHOTO_CORPUS.
+BESIDE_THE_REPO = Path(__file__).resolve().parents[3] / "shared" / "photos"
+PHOTOS = Path(os.environ.get("FIELDOBS_PHOTO_CORPUS", BESIDE_THE_REPO))
 MANIFEST = PHOTOS / "MANIFEST.tsv"
 
 if not MANIFEST.is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import socket
@@ -168,12 +169,23 @@ def photo_file(tmp_path: Path) -> Path:
     return path
 
 
+class PhotoStream(io.BytesIO):
+    """The photo as tuspy reads it: a stream that stays open for the whole upload.
+
+    With file_path, tuspy leaks the file it opens to measure the size; with a stream it
+    closes the stream after fingerprinting and then reads it again.
+    """
+
+    def close(self) -> None:
+        """Keep the bytes readable (tuspy closes the stream mid-upload)."""
+
+
 def uploader(
     client: TusClient, path: Path, storage: FileStorage, ids: dict[str, str], **kw: Any
 ) -> Uploader:
     """Return a tuspy uploader that finds and keeps its URL in `storage`, as a phone app does."""
     return client.uploader(
-        file_path=str(path),
+        file_stream=PhotoStream(path.read_bytes()),
         chunk_size=MB,
         metadata={**ids, "filename": path.name, "filetype": "image/jpeg"},
         store_url=True,

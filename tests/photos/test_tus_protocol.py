@@ -12,12 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fieldobs.db import get_db, storage_for
-from fieldobs.photos import tus as uploads
+from fieldobs.photos import parts
 from fieldobs.storage.connection import one
 from tests.helpers.app import Org, make_app
 from tests.helpers.photo_factory import TUS, create, gif, head, jpeg, new_id, patch, sha256
 
-READ = uploads.READ_SIZE
+READ = parts.READ_SIZE
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def photo_row(app: Flask, photo_id: str) -> dict[str, Any] | None:
 
 
 def part_file(data_dir: Path, url: str) -> Path:
-    return uploads.part_path(data_dir, url.rsplit("/", 1)[1])
+    return parts.part_path(data_dir, url.rsplit("/", 1)[1])
 
 
 def checksum(algorithm: str, data: bytes) -> str:
@@ -240,7 +240,7 @@ def test_a_busy_upload_refuses_a_second_writer(
     client: FlaskClient, org: Org, data_dir: Path
 ) -> None:
     url = created_url(client, org, 10)
-    with uploads.hold(data_dir, url.rsplit("/", 1)[1]):
+    with parts.hold(data_dir, url.rsplit("/", 1)[1]):
         response = patch(client, org, url, 0, b"abc")
         assert response.status_code == 409
         assert response.get_json()["error"]["code"] == "upload_busy"

@@ -8,14 +8,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from fieldobs.db import get_db
-from fieldobs.photos import tus as uploads
-from fieldobs.photos.service import PhotoSettings, finish_stalled_uploads
+from fieldobs.extensions import settings_of
+from fieldobs.operations.jobs import run_job
+from fieldobs.photos import parts
+from fieldobs.photos.purge import ORPHAN_GRACE_SECONDS, purge_expired_uploads
+from fieldobs.photos.service import finish_stalled_uploads
 from fieldobs.photos.store import store_for
-from fieldobs.photos.tus import purge_expired_uploads
 from fieldobs.storage.connection import one, rows
 from fieldobs.timeutil import utcnow
 from tests.helpers.app import Org
@@ -27,7 +30,8 @@ HOURS = 72
 
 def purge(app: Flask, data_dir: Path, later: timedelta) -> dict[str, int]:
     with app.app_context():
-        return purge_expired_uploads(get_db(), data_dir, utcnow() + later)
+        photos = settings_of(app).photos
+        return purge_expired_uploads(get_db(), data_dir, utcnow() + later, photos=photos)
 
 
 def photo_ids(app: Flask) -> set[str]:
@@ -47,7 +51,7 @@ def test_an_idle_upload_expires_then_its_record_goes(
     app: Flask, client: FlaskClient, org: Org, data_dir: Path
 ) -> None:
     url = started(client, org)
-    part = uploads.part_path(data_dir, url.rsplit("/", 1)[1])
+    part = parts.part_path(data_dir, url.rsplit("/", 1)[1])
     assert purge(app, data_dir, timedelta(hours=HOURS - 1))["expired"] == 0
     assert part.exists()
     counts = purge(app, data_dir, timedelta(hours=HOURS + 1))
@@ -62,7 +66,7 @@ def test_a_busy_upload_is_left_alone(
     app: Flask, client: FlaskClient, org: Org, data_dir: Path
 ) -> None:
     url = started(client, org)
-    with uploads.hold(data_dir, url.rsplit("/", 1)[1]):
+    with parts.hold(data_dir, url.rsplit("/", 1)[1]):
         assert purge(app, data_dir, timedelta(hours=HOURS + 1))["expired"] == 0
     assert purge(app, data_dir, timedelta(hours=HOURS + 1))["expired"] == 1
 
@@ -119,7 +123,7 @@ def test_orphan_files_go_after_a_grace_period(app: Flask, data_dir: Path) -> Non
     store = store_for(data_dir)
     young = store.put(b"written by a request that has not committed yet")
     old = store.put(b"written by a request that crashed before committing")
-    folder = uploads.uploads_dir(data_dir)
+    folder = parts.uploads_dir(data_dir)
     folder.mkdir(exist_ok=True)
     old_part, young_part, old_temp = (
         folder / ("a" * 32 + ".part"),
@@ -128,7 +132,7 @@ def test_orphan_files_go_after_a_grace_period(app: Flask, data_dir: Path) -> Non
     )
     for path in (old_part, young_part, old_temp):
         path.write_bytes(b"abc")
-    stale = time.time() - 2 * uploads.ORPHAN_GRACE_SECONDS
+    stale = time.time() - 2 * ORPHAN_GRACE_SECONDS
     for path in (store.path(old), old_part, old_temp):
         os.utime(path, (stale, stale))
     counts = purge(app, data_dir, timedelta(0))
@@ -141,17 +145,48 @@ def test_orphan_files_go_after_a_grace_period(app: Flask, data_dir: Path) -> Non
     assert not old_temp.exists()
 
 
+def stalled_upload(app: Flask, client: FlaskClient, org: Org, data_dir: Path, data: bytes) -> str:
+    """Leave an upload whose bytes all arrived but whose processing a crash interrupted."""
+    response = create(client, org, len(data), photo_id=new_id())
+    upload_id: str = response.headers["Location"].rsplit("/", 1)[1]
+    parts.part_path(data_dir, upload_id).write_bytes(data)
+    with app.app_context():
+        get_db().execute("UPDATE uploads SET received = length WHERE id = ?", [upload_id])
+    return upload_id
+
+
+def upload_row(app: Flask, upload_id: str) -> dict[str, Any]:
+    with app.app_context():
+        row: dict[str, Any] | None = one(
+            get_db().execute("SELECT * FROM uploads WHERE id = ?", [upload_id])
+        )
+    assert row is not None
+    return row
+
+
+@pytest.mark.parametrize("later", [timedelta(0), timedelta(hours=HOURS + 1)])
+def test_the_purge_job_finishes_uploads_a_crash_left_unprocessed(
+    app: Flask, client: FlaskClient, org: Org, data_dir: Path, later: timedelta
+) -> None:
+    upload_id = stalled_upload(app, client, org, data_dir, jpeg(seed=35))
+    photo_id = upload_row(app, upload_id)["photo_id"]
+    with app.app_context():
+        run = run_job(get_db(), "purge_uploads", settings_of(app), utcnow() + later)
+    assert run.ran
+    assert run.error is None
+    assert run.result["finished"] == 1
+    assert photo_id in photo_ids(app)  # all its bytes had arrived: never expired unprocessed
+
+
 def test_finish_stalled_uploads_processes_what_a_crash_left(
     app: Flask, client: FlaskClient, org: Org, data_dir: Path
 ) -> None:
-    data, photo_id = jpeg(seed=34), new_id()
-    response = create(client, org, len(data), photo_id=photo_id)
-    upload_id = response.headers["Location"].rsplit("/", 1)[1]
-    uploads.part_path(data_dir, upload_id).write_bytes(data)
-    settings = PhotoSettings.from_config(app.config)
+    data = jpeg(seed=34)
+    upload_id = stalled_upload(app, client, org, data_dir, data)
+    photo_id = upload_row(app, upload_id)["photo_id"]
+    settings = settings_of(app).photos
     with app.app_context():
         db = get_db()
-        db.execute("UPDATE uploads SET received = length WHERE id = ?", [upload_id])
         assert finish_stalled_uploads(db, data_dir, settings) == 1
         row: dict[str, Any] | None = one(
             db.execute("SELECT * FROM uploads WHERE id = ?", [upload_id])

@@ -46,8 +46,28 @@ def test_deviation_is_from_the_other_observers_consensus(
         statistics.fmean(their_scores) - statistics.fmean(my_scores), abs=0.05
     )
     assert found["shopper2"]["n"] == 2
-    assert found["shopper"]["tendency"] == "lenient"
-    assert found["shopper2"]["tendency"] in ("harsh", "in_line")
+    # One shared month says as much about that month as about the observer: no label yet.
+    assert found["shopper"]["cells"] == 1
+    assert (found["shopper"]["tendency"], found["shopper"]["low"]) == (None, None)
+
+
+def test_an_observer_apart_month_after_month_is_labelled(
+    client: FlaskClient, org: Org, visits: Visits
+) -> None:
+    for month, (mine, theirs) in zip(
+        ["2026-03", "2026-04", "2026-05", "2026-06"],
+        [(1.0, 0.5), (0.95, 0.55), (1.0, 0.6), (0.9, 0.5)],
+        strict=True,
+    ):
+        visits.shop("leeds", f"{month}-03T10:00:00Z", mine)
+        visits.shop("leeds", f"{month}-09T10:00:00Z", theirs, user="shopper2")
+    body = get(client, org, "/api/v1/observers/calibration").get_json()
+    assert body["false_discovery_rate"] == 0.1
+    found = {o["username"]: o for o in body["observers"]}
+    assert found["shopper"]["cells"] == 4
+    assert found["shopper"]["low"] > 0
+    assert found["shopper"]["p_value"] < 0.1
+    assert (found["shopper"]["tendency"], found["shopper2"]["tendency"]) == ("lenient", "harsh")
 
 
 def test_months_are_separate_cells(client: FlaskClient, org: Org, visits: Visits) -> None:

@@ -83,6 +83,33 @@ def test_a_walkthrough_counts_once_submitted_and_a_returned_one_does_not(
     )
 
 
+def test_the_gap_has_a_90_percent_interval_and_n_on_both_sides(
+    client: FlaskClient, org: Org, visits: Visits
+) -> None:
+    walks = [visits.walk("leeds", f"2026-06-{day:02d}T10:00:00Z", 1.0) for day in (2, 12, 22)]
+    shops = [
+        visits.shop("leeds", f"2026-06-{day:02d}T10:00:00Z", quality)
+        for day, quality in ((4, 0.6), (14, 0.5), (24, 0.75), (26, 0.55))
+    ]
+    visits.walk("leeds", "2026-05-05T10:00:00Z", 1.0)
+    visits.shop("leeds", "2026-05-06T10:00:00Z", 0.6)
+    body = gap(client, org, "from=2026-05&to=2026-06", "manager")
+    assert body["level"] == 0.9
+    shared = set(body["items"])
+    may, june = body["series"]
+    assert (june["walkthrough"]["n"], june["mystery_shop"]["n"]) == (3, 4)
+    for side, ids in (("walkthrough", walks), ("mystery_shop", shops)):
+        shares = [shared_share(client, org, [visit_id], shared) for visit_id in ids]
+        assert june[side]["low"] <= june[side]["mean"] <= june[side]["high"]
+        assert june[side]["high"] - june[side]["low"] > 0 or len(set(shares)) == 1
+    assert june["low"] <= june["gap"] <= june["high"]
+    assert june["low"] < june["high"]
+    # One visit a side: a gap, but no interval.
+    assert (may["walkthrough"]["n"], may["mystery_shop"]["n"]) == (1, 1)
+    assert may["gap"] is not None
+    assert (may["low"], may["high"], may["mystery_shop"]["low"]) == (None, None, None)
+
+
 def test_weekly_gaps_are_not_offered(client: FlaskClient, org: Org) -> None:
     response = get(client, org, f"/api/v1/locations/{org.locations['leeds']}/gap?period=week")
     assert response.status_code == 422

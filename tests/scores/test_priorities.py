@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fieldobs.checklists.format import load_checklist_file
-from fieldobs.scores.rollups import item_shares, scheme_of
+from fieldobs.scores.contribution import item_shares, scheme_of
 from fieldobs.scoring.engine import score_visit
 from tests.helpers.app import REPO, Org
 from tests.helpers.score_helpers import Visits, get, history_app

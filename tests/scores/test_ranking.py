@@ -11,7 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fieldobs.scoring.stats import Moments, estimate_shrinkage
-from tests.helpers.app import Org
+from fieldobs.settings import SettingsError
+from tests.helpers.app import Org, make_app, reconfigure
 from tests.helpers.score_helpers import Visits, get, history_app
 
 # Visit qualities and the mystery-shop scores they give: q < 0.5 fails critical items.
@@ -72,17 +73,43 @@ def contest(client: FlaskClient, org: Org, visits: Visits) -> dict[str, list[str
 def test_one_lucky_visit_does_not_top_the_table(
     client: FlaskClient, org: Org, contest: dict[str, list[str]]
 ) -> None:
-    table = rows_by_name(ranking(client, org, "2026-06"))
+    body = ranking(client, org, "2026-06")
+    table = rows_by_name(body)
+    assert body["min_visits"] == 3
     assert table["Lucky"]["mean"] == 100.0
     assert table["Good"]["rank"] == 1
-    assert table["Lucky"]["rank"] == 2
+    # One visit is not enough to rank: listed after the ranked, with its figures, no rank.
+    assert (table["Lucky"]["rank"], table["Lucky"]["unranked"]) == (None, "not_enough_visits")
+    assert table["Lucky"]["adjusted"] is not None
     assert table["Lucky"]["weight"] < table["Good"]["weight"]
-    assert [table[name]["rank"] for name in ("Middling", "Poor")] == [3, 4]
+    names = [row["name"] for row in body["locations"]]
+    assert names.index("Lucky") > max(names.index(n) for n in ("Good", "Middling", "Poor"))
+    assert table["Poor"]["rank"] == 3
     assert (table["Leeds"]["rank"], table["Leeds"]["n"], table["Leeds"]["adjusted"]) == (
         None,
         0,
         None,
     )
+    assert table["Leeds"]["unranked"] == "no_visits"
+
+
+def test_with_one_visit_enough_the_lucky_store_still_ranks_no_higher(
+    app: Flask, client: FlaskClient, org: Org, contest: dict[str, list[str]]
+) -> None:
+    reconfigure(app, RANKING_MIN_VISITS=1)
+    body = ranking(client, org, "2026-06")
+    table = rows_by_name(body)
+    assert body["min_visits"] == 1
+    assert table["Lucky"]["unranked"] is None
+    assert table["Lucky"]["rank"] >= table["Good"]["rank"] == 1
+    # One visit says little: its rank range is at least as wide as any six-visit store's.
+    width = {name: row["rank_high"] - row["rank_low"] for name, row in table.items() if row["rank"]}
+    assert width["Lucky"] == max(width.values())
+    ranked = [row for row in body["locations"] if row["rank"] is not None]
+    for row in ranked:
+        assert row["rank_low"] <= row["rank_high"]
+        assert not row["tied_for_top"] or row["rank"] == 1
+    assert sum(row["tied_for_top"] for row in ranked) != 1  # a tie takes two
 
 
 def test_adjusted_is_the_empirical_bayes_estimate(
@@ -165,7 +192,7 @@ def test_the_overall_ranking_spans_the_caller_s_areas(
     client: FlaskClient, org: Org, visits: Visits
 ) -> None:
     for key, quality in [("leeds", 1.0), ("york", 0.6), ("brighton", 0.9), ("dublin", 0.5)]:
-        shops(visits, key, "2026-06", [quality, quality])
+        shops(visits, key, "2026-06", [quality, quality, quality])
     admin = get(client, org, "/api/v1/ranking?at=2026-06").get_json()
     lead = get(client, org, "/api/v1/ranking?at=2026-06", "lead").get_json()
     assert {row["name"] for row in admin["locations"]} == {"Leeds", "York", "Brighton", "Dublin"}
@@ -241,3 +268,17 @@ def test_an_unchanged_ranking_answers_304_to_its_etag(
     etag = get(client, org, south).headers["ETag"]
     refused = client.get(south, headers={**org.auth("lead"), "If-None-Match": etag})
     assert refused.status_code == 404
+
+
+def test_the_rank_range_fields_are_documented(client: FlaskClient) -> None:
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    ranked = schemas["RankedLocation"]["properties"]
+    assert {"rank", "rank_low", "rank_high", "tied_for_top", "unranked"} <= set(ranked)
+    assert {"not_enough_visits", "no_visits"} <= set(ranked["unranked"]["enum"])
+    assert "min_visits" in schemas["AreaRanking"]["properties"]
+    assert "min_visits" in schemas["OverallRanking"]["properties"]
+
+
+def test_a_bad_minimum_of_visits_stops_the_start(data_dir: Path) -> None:
+    with pytest.raises(SettingsError, match="FIELDOBS_RANKING_MIN_VISITS"):
+        make_app(data_dir, RANKING_MIN_VISITS="three")

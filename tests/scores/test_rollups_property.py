@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fieldobs.db import get_db
-from fieldobs.scores.rollups import ROLLUP_TABLES, rebuild
+from fieldobs.scores.rebuild import ROLLUP_TABLES, rebuild
 from fieldobs.storage.connection import transaction
 from tests.helpers.app import Org
 from tests.helpers.score_helpers import MYSTERY, WALKTHROUGH, Visits, get, history_app

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fieldobs.db import get_db
-from fieldobs.scores.rollups import rebuild
+from fieldobs.scores.rebuild import rebuild
 from fieldobs.scoring.stats import t_critical
 from fieldobs.storage.connection import transaction
 from tests.helpers.app import Org

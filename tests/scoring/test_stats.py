@@ -6,17 +6,19 @@ import math
 import statistics
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fieldobs.scoring.stats import (
     Moments,
+    RatioSums,
     SlopeTest,
     benjamini_hochberg,
     betainc,
     classify_trends,
     estimate_shrinkage,
     mean_interval,
+    ratio_difference,
     slope_test,
     t_critical,
     t_two_sided_p,
@@ -174,6 +176,20 @@ def test_benjamini_hochberg_keeps_the_step_up_set() -> None:
     assert benjamini_hochberg(pvalues, 0.10) == [True] * 6 + [False] * 4
 
 
+def test_benjamini_yekutieli_divides_the_rate_by_the_harmonic_sum() -> None:
+    pvalues = [0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216]
+    # 0.10 / (1 + 1/2 + ... + 1/10) = 0.0341: the bar for the second is 0.0068 < 0.008.
+    assert benjamini_hochberg(pvalues, 0.10, dependent=True) == [True] + [False] * 9
+    assert benjamini_hochberg([], 0.10, dependent=True) == []
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1), max_size=30))
+def test_benjamini_yekutieli_claims_no_more_than_benjamini_hochberg(pvalues: list[float]) -> None:
+    dependent = benjamini_hochberg(pvalues, 0.10, dependent=True)
+    independent = benjamini_hochberg(pvalues, 0.10)
+    assert all(b or not a for a, b in zip(dependent, independent, strict=True))
+
+
 def test_many_weak_slopes_are_not_all_claimed() -> None:
     # Ten locations each just past the lone one-sided 5 % bar: together, chance explains them.
     weak = SlopeTest(slope=1.0, stderr=1.0 / 1.75, df=30)
@@ -181,3 +197,46 @@ def test_many_weak_slopes_are_not_all_claimed() -> None:
     assert classify_trends([weak]) == ["improving"]
     nulls = [SlopeTest(slope=0.1, stderr=1.0, df=30)] * 30
     assert classify_trends([weak, *nulls]).count("improving") == 0
+
+
+def ratio_sums(pairs: list[tuple[float, float]]) -> RatioSums:
+    sums = RatioSums()
+    for y, x in pairs:
+        sums.add(y, x)
+    return sums
+
+
+@given(
+    st.lists(SCORES, min_size=2, max_size=20),
+    st.lists(SCORES, min_size=2, max_size=20),
+    st.floats(min_value=1, max_value=50),
+)
+@example(first=[0.0, 0.0], second=[0.0, 1e-98], possible=1.0)  # its variance underflows
+def test_with_equal_denominators_the_ratio_gap_is_welch_s_interval(
+    first: list[float], second: list[float], possible: float
+) -> None:
+    # Every visit with the same points possible: each ratio is a plain mean of y / x.
+    difference, low, high = ratio_difference(
+        ratio_sums([(y * possible, possible) for y in first]),
+        ratio_sums([(y * possible, possible) for y in second]),
+    )
+    assert difference == pytest.approx(statistics.fmean(first) - statistics.fmean(second))
+    va = statistics.variance(first) / len(first)
+    vb = statistics.variance(second) / len(second)
+    assert low is not None
+    assert high is not None
+    if va + vb < 1e-9:
+        assert high - low == pytest.approx(0.0, abs=1e-6)
+        return
+    df = (va + vb) ** 2 / (va**2 / (len(first) - 1) + vb**2 / (len(second) - 1))
+    half = t_critical(df) * math.sqrt(va + vb)
+    assert low == pytest.approx(difference - half, rel=1e-6, abs=1e-6)
+    assert high == pytest.approx(difference + half, rel=1e-6, abs=1e-6)
+
+
+def test_the_ratio_is_of_the_sums_and_needs_two_visits_for_an_interval() -> None:
+    one = ratio_sums([(50.0, 1.0)])
+    two = ratio_sums([(50.0, 1.0), (300.0, 3.0)])
+    assert two.ratio == pytest.approx(350.0 / 4.0)
+    assert ratio_difference(two, one) == (pytest.approx(350.0 / 4.0 - 50.0), None, None)
+    assert ratio_difference(RatioSums(), two) == (None, None, None)

@@ -15,10 +15,8 @@ from typing import Any
 
 import pytest
 
-from sync.cli import main
-from tests.sync_kit.test_fakeserver import FakeHTTPServer, running_server
-
-ROOT = Path(__file__).resolve().parents[2]
+from fieldobs_sync.cli import main
+from tests.helpers.sync_fake_server import FakeHTTPServer, running_server
 
 
 @pytest.fixture
@@ -28,11 +26,16 @@ def server() -> Iterator[FakeHTTPServer]:
         yield srv
 
 
-def run(home: Path, *args: str) -> tuple[int, str]:
+def run(home: Path, *args: str, stdin: str = "") -> tuple[int, str]:
     """Run the CLI in-process and return its exit status and output."""
     out = io.StringIO()
-    code = main(["--home", str(home), *args], out=out)
+    code = main(["--home", str(home), *args], out=out, stdin=io.StringIO(stdin))
     return code, out.getvalue()
+
+
+def login(home: Path, url: str, user: str, password: str) -> tuple[int, str]:
+    """Log in with the password on standard input."""
+    return run(home, "login", url, user, "--password-stdin", stdin=f"{password}\n")
 
 
 def write_visit(tmp_path: Path, **fields: Any) -> Path:
@@ -44,7 +47,7 @@ def write_visit(tmp_path: Path, **fields: Any) -> Path:
 
 def test_login_saves_a_private_config(server: FakeHTTPServer, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    code, out = run(home, "login", server.url, "shopper", "pw")
+    code, out = login(home, server.url, "shopper", "pw")
     assert code == 0, out
     assert "logged in" in out
     config = json.loads((home / "config.json").read_text())
@@ -54,7 +57,7 @@ def test_login_saves_a_private_config(server: FakeHTTPServer, tmp_path: Path) ->
 
 
 def test_login_with_wrong_password_fails(server: FakeHTTPServer, tmp_path: Path) -> None:
-    code, out = run(tmp_path, "login", server.url, "shopper", "nope")
+    code, out = login(tmp_path, server.url, "shopper", "nope")
     assert code == 2
     assert "error" in out
 
@@ -67,7 +70,7 @@ def test_sync_before_login_fails(tmp_path: Path) -> None:
 
 def test_queue_sync_status_round_trip(server: FakeHTTPServer, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    run(home, "login", server.url, "shopper", "pw")
+    login(home, server.url, "shopper", "pw")
     named, bare = tmp_path / "a.jpg", tmp_path / "b.heic"
     named.write_bytes(os.urandom(5000))
     bare.write_bytes(os.urandom(3000))
@@ -96,7 +99,7 @@ def test_queue_sync_status_round_trip(server: FakeHTTPServer, tmp_path: Path) ->
 
 def test_invalid_visit_is_shown_requeued_and_sent(server: FakeHTTPServer, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    run(home, "login", server.url, "shopper", "pw")
+    login(home, server.url, "shopper", "pw")
     vid = str(uuid.uuid4())
     run(home, "queue", str(write_visit(tmp_path, id=vid, revision=1, notes="INVALID")))
     code, out = run(home, "sync")
@@ -147,8 +150,8 @@ def test_queue_refuses_bad_files(tmp_path: Path, content: str) -> None:
 
 def test_module_entry_point_runs(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sync", "--home", str(tmp_path), "status"],
-        cwd=ROOT,
+        [sys.executable, "-m", "fieldobs_sync", "--home", str(tmp_path), "status"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=30,

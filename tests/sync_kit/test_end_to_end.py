@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sync.client import ApiClient
-from sync.engine import Syncer
-from sync.outbox import Outbox
-from sync.pull import Replica
-from sync.retry import Backoff, RetryPolicy
+from fieldobs_sync.client import ApiClient
+from fieldobs_sync.engine import Syncer
+from fieldobs_sync.outbox import Outbox
+from fieldobs_sync.pull import Replica
+from fieldobs_sync.retry import Backoff, RetryPolicy
 from tests.helpers.app import Org
 from tests.helpers.fault_proxy import FaultProxy, flaky
 from tests.helpers.server_process import ServerProcess, assert_exactly_once

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from sync.engine import Syncer
-from sync.errors import AuthError
-from sync.outbox import Outbox
-from sync.photos import PhotoFile, attach_photos, describe_photo
-from sync.pull import Replica
-from sync.tus import TusClient
-from tests.sync_kit.test_fakeserver import FakeHTTPServer, Fault, fast_client, running_server
+from fieldobs_sync.engine import Syncer
+from fieldobs_sync.errors import AuthError
+from fieldobs_sync.outbox import Outbox
+from fieldobs_sync.photos import PhotoFile, attach_photos, describe_photo
+from fieldobs_sync.pull import Replica
+from fieldobs_sync.tus import TusClient
+from tests.helpers.sync_fake_server import FakeHTTPServer, Fault, fast_client, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -299,7 +299,7 @@ def test_random_network_faults_never_lose_or_duplicate(
 
 KILLED_SCRIPT = """
 import sys
-from sync import ApiClient, Outbox, Syncer, TusClient
+from fieldobs_sync import ApiClient, Outbox, Syncer, TusClient
 client = ApiClient(sys.argv[1], timeout=30)
 client.login("shopper", "pw")
 with Outbox(sys.argv[2]) as box:

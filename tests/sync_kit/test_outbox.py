@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from sync.errors import OutboxError
-from sync.outbox import Outbox, fingerprint
-from sync.photos import PhotoFile, attach_photos, content_type_for, describe_photo
+from fieldobs_sync.errors import OutboxError
+from fieldobs_sync.outbox import Outbox, fingerprint
+from fieldobs_sync.photos import PhotoFile, attach_photos, content_type_for, describe_photo
 
 
 def make_visit(**extra: Any) -> dict[str, Any]:
@@ -308,8 +308,8 @@ def test_database_uses_wal_and_full_sync(tmp_path: Path) -> None:
 
 CRASH_SCRIPT = """
 import os, sys
-from sync.outbox import Outbox
-from sync.photos import describe_photo, attach_photos
+from fieldobs_sync.outbox import Outbox
+from fieldobs_sync.photos import describe_photo, attach_photos
 box = Outbox(sys.argv[1])
 photo = describe_photo(sys.argv[2], "6c3b8c2e-3c53-4a39-9b1f-0f3a3b8a2a11")
 visit = {"id": "0b7f3f0e-8f6d-4a77-b7a5-2f0e8f9d1c11", "revision": 1, "answers": []}

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from sync.errors import HttpError, ProtocolError, TransientError
-from sync.pull import Replica, pull_changes
-from tests.sync_kit.test_fakeserver import FakeHTTPServer, Fault, fast_client, running_server
+from fieldobs_sync.errors import HttpError, ProtocolError, TransientError
+from fieldobs_sync.pull import Replica, pull_changes
+from tests.helpers.sync_fake_server import FakeHTTPServer, Fault, fast_client, running_server
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from email.utils import formatdate
 
 import pytest
 
-from sync.client import ApiClient, classify
-from sync.errors import AuthError, TransientError
-from sync.retry import Backoff, RetryPolicy, is_retryable_status, parse_retry_after
-from tests.sync_kit.test_fakeserver import Fault, fast_client, running_server
+from fieldobs_sync.client import ApiClient, classify
+from fieldobs_sync.errors import AuthError, TransientError
+from fieldobs_sync.retry import Backoff, RetryPolicy, is_retryable_status, parse_retry_after
+from tests.helpers.sync_fake_server import Fault, fast_client, running_server
 
 
 class FixedRandom(random.Random):

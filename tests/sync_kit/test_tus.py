@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import TransientError, UploadRejected
-from sync.tus import TusClient, checksum_header, encode_metadata
-from tests.sync_kit.test_fakeserver import FakeHTTPServer, Fault, fast_client, running_server
+from fieldobs_sync.errors import TransientError, UploadRejected
+from fieldobs_sync.tus import TusClient, checksum_header, encode_metadata
+from tests.helpers.sync_fake_server import FakeHTTPServer, Fault, fast_client, running_server
 
 DATA = os.urandom(10_000)
 META = {"visit_id": "v1", "photo_id": "p1", "filename": "shelf.jpg", "filetype": "image/jpeg"}

@@ -188,3 +188,16 @@ def test_re_enabled_user_signs_in_again(
         token = csrf_token(admin.get("/admin/people").get_data(as_text=True))
         assert admin.post(f"/admin/people/{user_id}/{action}", data={"csrf_token": token})
     sign_in(web_app.test_client(), "shopper2")
+
+
+def test_repeated_wrong_passwords_are_throttled(web_app: Flask) -> None:
+    client = web_app.test_client()
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    statuses = [
+        client.post(
+            "/", data={"username": "lead", "password": "wrong", "csrf_token": token}
+        ).status_code
+        for _ in range(8)
+    ]
+    assert statuses[0] == 401
+    assert statuses[-1] == 429

@@ -17,26 +17,27 @@ from fieldobs.dashboards.common import checklists
 from fieldobs.dashboards.report import queue_photos, visit_report
 from fieldobs.db import get_db
 from fieldobs.errors import FieldobsError, Invalid
+from fieldobs.extensions import current_settings
+from fieldobs.operations.assignment_import import import_assignments_csv
+from fieldobs.operations.assignment_rules import AssignmentPolicy
 from fieldobs.operations.assignments import (
     STATUSES as ASSIGNMENT_STATUSES,
 )
 from fieldobs.operations.assignments import (
-    AssignmentPolicy,
     cancel_assignment,
     create_assignment,
-    import_assignments_csv,
     list_assignments,
     reassign_assignment,
 )
+from fieldobs.operations.webhook_events import EVENTS
 from fieldobs.operations.webhooks import (
-    EVENTS,
     create_webhook,
     delete_webhook,
     get_webhook,
     list_deliveries,
     list_webhooks,
 )
-from fieldobs.people.accounts import create_user, list_users
+from fieldobs.people.accounts import create_user, enable_user, list_users
 from fieldobs.people.grants import set_scope
 from fieldobs.people.orgs import (
     create_location,
@@ -47,8 +48,8 @@ from fieldobs.people.orgs import (
     update_location,
 )
 from fieldobs.people.scope import Role
-from fieldobs.people.sessions import disable_user_everywhere, enable_user, reset_password
-from fieldobs.scores.reports import observer_calibration
+from fieldobs.people.sessions import disable_user_everywhere, reset_password
+from fieldobs.scores import observer_calibration
 from fieldobs.storage.connection import rows
 from fieldobs.timeutil import utcnow
 from fieldobs.visits.review import review_queue, review_visit
@@ -81,7 +82,7 @@ def _attempt(
 
 
 def _policy() -> AssignmentPolicy:
-    return AssignmentPolicy(cooldown_days=float(current_app.config["REASSIGN_COOLDOWN_DAYS"]))
+    return current_settings().assignments
 
 
 def _uploaded_text(field: str) -> str:
@@ -206,6 +207,11 @@ def assignment_create() -> ResponseReturnValue:
                 "checklist": form.get("checklist", ""),
                 "window_start": form.get("window_start", ""),
                 "window_end": form.get("window_end", ""),
+                **(
+                    {"scenario": form["scenario"].strip()}
+                    if form.get("scenario", "").strip()
+                    else {}
+                ),
             },
             created_by=caller().user_id,
             policy=_policy(),
@@ -483,9 +489,12 @@ def webhook_create() -> ResponseReturnValue:
     def act() -> str:
         hook = create_webhook(
             get_db(),
-            url=request.form.get("url", "").strip(),
-            subscribed=request.form.getlist("events"),
-            description=request.form.get("description") or None,
+            {
+                "url": request.form.get("url", "").strip(),
+                "events": request.form.getlist("events"),
+                "description": request.form.get("description") or None,
+            },
+            policy=current_settings().webhooks.targets,
             created_by=caller().user_id,
         )
         return f"Webhook {hook['id']} added. Its signing secret (shown once): {hook['secret']}"

@@ -19,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from werkzeug.utils import redirect as plain_redirect
 
+from fieldobs.api.security import client_address
 from fieldobs.dashboards.area import area_view, open_assignments
 from fieldobs.dashboards.common import (
     KIND_LABELS,
@@ -33,12 +34,13 @@ from fieldobs.dashboards.store import STATUSES, store_view
 from fieldobs.db import get_db
 from fieldobs.errors import FieldobsError, Invalid
 from fieldobs.exports.csv_export import export_answers, export_visits, parse_export_filters
+from fieldobs.extensions import current_settings
 from fieldobs.people.orgs import list_areas, list_locations
 from fieldobs.people.scope import ALL_ROLES, Role
 from fieldobs.people.sessions import change_password, end_session, start_session
 from fieldobs.photos import service as photo_service
 from fieldobs.photos.store import store_for
-from fieldobs.scores.reports import data_version
+from fieldobs.scores import data_version
 from fieldobs.web import charts, pdf
 from fieldobs.web.cache import AREAS
 from fieldobs.web.console.auth import (
@@ -107,14 +109,22 @@ def sign_in() -> ResponseReturnValue:
     try:
         if not username or not password:
             raise Invalid("Enter your username and password.")
+        settings = current_settings()
         signed = start_session(
-            get_db(), username, password, float(current_app.config["CONSOLE_SESSION_HOURS"])
+            get_db(),
+            username,
+            password,
+            float(current_app.config["CONSOLE_SESSION_HOURS"]),
+            policy=settings.login,
+            client_address=client_address(settings.trusted_proxies),
         )
     except FieldobsError as error:
-        message = error.message if isinstance(error, Invalid) else "Wrong username or password."
+        # Wrong credentials say no more than that; a throttled sign-in says how long to wait.
+        message = "Wrong username or password." if error.status == 401 else error.message
         return (
             render_template("console/sign_in.html", error=message, username=username, next=target),
-            401 if not isinstance(error, Invalid) else 422,
+            error.status,
+            error.headers,
         )
     response = plain_redirect(target or url_for("console.home"), 303)
     hours = float(current_app.config["CONSOLE_SESSION_HOURS"])

@@ -1,0 +1,97 @@
+"""The OpenAPI document tells the truth: the one error shape, and which errors each call can get."""
+
+from __future__ import annotations
+
+import http
+import re
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+from marshmallow import Schema, fields
+
+from fieldobs.api.security import PUBLIC, declared_roles
+
+# Flask's `<int:location_id>` is OpenAPI's `{location_id}`.
+RULE_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+WRITES = {"post", "put", "patch"}
+# tus answers 412 to a client of another protocol version, and 410 for an expired upload.
+EXTRA_ERRORS = {
+    "/api/v1/uploads": [412],
+    "/api/v1/uploads/{upload_id}": [410, 412],
+    "/api/v1/auth/token": [429],  # failed sign-ins are throttled
+}
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"description": "snake_case error code"})
+    message = fields.String(required=True, metadata={"description": "A sentence for people"})
+    field_problems = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Each field at fault with its problems (only when fields are)"},
+    )
+
+
+class ErrorSchema(Schema):
+    """Every error response: {"error": {"code", "message", "fields"?}}."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class FieldobsApi(Api):
+    """flask-smorest's Api, documenting the error shape the server really sends."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+
+def _error(status: int, method: str) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": http.HTTPStatus(status).phrase}
+    if method != "head":  # a HEAD answer has no body
+        schema = {"$ref": "#/components/schemas/Error"}
+        response["content"] = {"application/json": {"schema": schema}}
+    return response
+
+
+def possible_errors(
+    method: str, operation: dict[str, Any], public: bool, has_path_ids: bool
+) -> list[int]:
+    """Return the error statuses a call can answer, from what it takes and who may call it."""
+    statuses = []
+    takes_body = "requestBody" in operation or method in WRITES
+    takes_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
+    if takes_body or takes_query:
+        statuses += [400, 422]
+    if not public:
+        statuses += [401, 403]
+    if has_path_ids:
+        statuses.append(404)
+    if method in WRITES or method == "delete":
+        statuses.append(409)
+    if takes_body:
+        statuses += [413, 415]
+    if method in WRITES or method == "delete":
+        statuses.append(507)  # the disk is full: try again later (Retry-After)
+    return statuses
+
+
+def document_errors(app: Flask, api: Api) -> None:
+    """Add to every operation the errors it can answer, in the one error shape."""
+    paths: dict[str, dict[str, Any]] = api.spec._paths
+    for rule in app.url_map.iter_rules():
+        path = RULE_PARAMETER.sub(r"{\1}", rule.rule)
+        operations = paths.get(path)
+        if not operations:
+            continue
+        declared = declared_roles(app.view_functions[rule.endpoint])
+        for method in rule.methods or ():
+            operation = operations.get(method.lower())
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.pop("default", None)  # flask-smorest's catch-all: every error is listed
+            verb = method.lower()
+            statuses = possible_errors(verb, operation, declared == PUBLIC, bool(rule.arguments))
+            for status in [*statuses, *EXTRA_ERRORS.get(path, [])]:
+                responses.setdefault(str(status), _error(status, verb))
