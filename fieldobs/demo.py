@@ -13,8 +13,9 @@ from fieldobs.people.orgs import create_area, create_location
 from fieldobs.people.scope import Principal, resolve_principal
 from fieldobs.storage.connection import Database, transaction
 from fieldobs.timeutil import to_rfc3339, utcnow
+from fieldobs.visits.prepare import load_visit, prepare_visit
+from fieldobs.visits.push import PushPolicy, commit_visit
 from fieldobs.visits.review import release_visit
-from fieldobs.visits.service import PushPolicy, commit_visit, load_visit, prepare_visit
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 -- printed for the demo on purpose
 

@@ -13,7 +13,7 @@ from fieldobs.operations.assignments import AssignmentPolicy
 from fieldobs.operations.webhooks import DeliverySettings
 from fieldobs.photos.service import PhotoSettings
 from fieldobs.storage.connection import SYNCHRONOUS_LEVELS
-from fieldobs.visits.service import PushPolicy
+from fieldobs.visits.push import PushPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,18 +15,12 @@ from fieldobs.extensions import current_settings
 from fieldobs.people.scope import ALL_ROLES, Role
 from fieldobs.storage.connection import transaction
 from fieldobs.stored_integers import StoredInteger
+from fieldobs.visits.batch import commit_visits
+from fieldobs.visits.prepare import PreparedVisit, prepare_visit, prepare_visits
 from fieldobs.visits.pull import pull_changes
+from fieldobs.visits.push import PushPolicy, commit_visit
+from fieldobs.visits.read import get_visit, list_visits
 from fieldobs.visits.schema import Timestamp, VisitSchema
-from fieldobs.visits.service import (
-    PreparedVisit,
-    PushPolicy,
-    commit_visit,
-    commit_visits,
-    get_visit,
-    list_visits,
-    prepare_visit,
-    prepare_visits,
-)
 
 blp = Blueprint(
     "visits",

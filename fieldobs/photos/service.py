@@ -26,7 +26,8 @@ from fieldobs.photos.processing import PhotoRejected, ProcessedPhoto, process_ph
 from fieldobs.photos.store import PhotoStore, store_for
 from fieldobs.storage.connection import Database, one, transaction
 from fieldobs.timeutil import now_rfc3339
-from fieldobs.visits.service import find_visible, refresh_status
+from fieldobs.visits.read import find_visible
+from fieldobs.visits.states import refresh_status
 
 THUMB_CONTENT_TYPE = "image/jpeg"
 
