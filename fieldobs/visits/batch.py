@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
 from fieldobs.errors import FieldobsError
 from fieldobs.people.scope import Principal
-from fieldobs.storage.connection import Database, rows
+from fieldobs.storage.connection import Database, rows, transaction
 from fieldobs.timeutil import to_rfc3339, utcnow
-from fieldobs.visits.prepare import PreparedVisit
+from fieldobs.visits.prepare import PreparedVisit, prepare_visits, unexpected
 from fieldobs.visits.push import (
     PushPolicy,
     PushResult,
@@ -18,11 +20,57 @@ from fieldobs.visits.push import (
     new_row,
 )
 
+LOG = logging.getLogger(__name__)
+
+
+def push_batch(
+    db: Database, principal: Principal, raws: list[Any], *, policy: PushPolicy
+) -> list[dict[str, Any]]:
+    """Validate and score many pushed visits, store them in one transaction; one result each.
+
+    Whatever goes wrong with one visit (a bad field, a conflict, an unexpected exception) is
+    that visit's result; the others are stored.
+    """
+    results: list[dict[str, Any]] = [{} for _ in raws]
+    prepared: list[tuple[int, PreparedVisit]] = []
+    for index, (raw, visit) in enumerate(
+        zip(raws, prepare_visits(db, principal, raws), strict=True)
+    ):
+        if isinstance(visit, PreparedVisit):
+            prepared.append((index, visit))
+        else:
+            results[index] = _failure(raw, visit)
+    stored = commit_visits(db, principal, [visit for _, visit in prepared], policy=policy)
+    for (index, visit), result in zip(prepared, stored, strict=True):
+        if result.error is not None:
+            results[index] = _failure(visit.data, result.error)
+        else:
+            results[index] = {
+                "id": result.id,
+                "status": result.status,
+                "revision": result.visit["revision"],
+                "visit_status": result.visit["status"],
+                "score": result.visit["score"],
+            }
+    return results
+
+
+def _failure(raw: Any, error: FieldobsError) -> dict[str, Any]:
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
+    return {"id": raw_id, "status": error.status, "error": error.to_dict()["error"]}
+
 
 def commit_visits(
     db: Database, principal: Principal, batch: list[PreparedVisit], *, policy: PushPolicy
 ) -> list[PushResult]:
-    """Store a batch of prepared visits inside the caller's write transaction."""
+    """Store a batch of prepared visits in one write transaction (a savepoint inside one)."""
+    with transaction(db):
+        return _commit_all(db, principal, batch, policy)
+
+
+def _commit_all(
+    db: Database, principal: Principal, batch: list[PreparedVisit], policy: PushPolicy
+) -> list[PushResult]:
     # New visits go in with one statement per table. Replays, corrections, conflicts and visits
     # naming an assignment (whose flags depend on the visits before them) go one by one, each in
     # a savepoint, so one bad visit never fails the others.
@@ -46,7 +94,14 @@ def commit_visits(
             fresh.append((index, prepared))
         # A later copy of an id in the batch is answered after the first, as if sent after it.
         stored.add(data["id"])
-    for index, result in _insert_fresh(db, principal, fresh, policy):
+    try:
+        with db.atomic():
+            inserted = _insert_fresh(db, principal, fresh, policy)
+    except Exception as error:  # one visit's surprise must not fail the batch
+        # Rolled back to the savepoint: the same visits go one by one below, each on its own.
+        LOG.warning("batch insert failed; storing its visits one by one", exc_info=error)
+        inserted = []
+    for index, result in inserted:
         results[index] = result
     for index, prepared in enumerate(batch):
         if results[index] is None:
@@ -89,3 +144,6 @@ def _commit_one(
             return commit_visit(db, principal, prepared, policy=policy)
     except FieldobsError as error:
         return PushResult(prepared.data.get("id"), error.status, error=error)
+    except Exception as error:  # one visit's surprise must not fail the batch
+        failure = unexpected(error, prepared.data.get("id"))
+        return PushResult(prepared.data.get("id"), failure.status, error=failure)

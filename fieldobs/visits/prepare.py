@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,9 +18,15 @@ from fieldobs.scoring.answers import validate_answers
 from fieldobs.scoring.engine import VisitScore, score_visit
 from fieldobs.storage.connection import Database
 from fieldobs.timeutil import parse_rfc3339, to_rfc3339
-from fieldobs.visits.schema import VisitSchema, load_plain_visit
+from fieldobs.visits.schema import (
+    SURROGATE_ERROR,
+    VisitSchema,
+    load_plain_visit,
+    lone_surrogate_paths,
+)
 
 VISIT_SCHEMA = VisitSchema()
+LOG = logging.getLogger(__name__)
 
 
 # Which checklist kinds each role may submit.
@@ -78,26 +85,41 @@ def prepare_visit(
     if url_id is not None and url_id.lower() != data["id"]:
         raise Invalid("The visit id differs from the URL.", fields={"id": ["must match the URL"]})
     [prepared] = _validate_unless_known(db, principal, [_fingerprinted(data)])
+    if isinstance(prepared, FieldobsError):
+        raise prepared
     return prepared
+
+
+def unexpected(error: Exception, visit_id: Any = None) -> FieldobsError:
+    """Log a surprise met while handling one visit of a batch, and make it that visit's result."""
+    LOG.error("pushing visit %r failed unexpectedly", visit_id, exc_info=error)
+    return FieldobsError("This visit could not be handled; the others were.")
 
 
 def prepare_visits(
     db: Database, principal: Principal, raws: list[Any]
 ) -> list[PreparedVisit | FieldobsError]:
-    """Load, fingerprint, validate and score a batch of pushed visits, outside any transaction."""
+    """Load, fingerprint, validate and score a batch of pushed visits, outside any transaction.
+
+    Whatever goes wrong with one visit, even an unexpected exception, is that visit's result.
+    """
     loaded: list[PreparedVisit | FieldobsError] = []
     for raw in raws:
         try:
             loaded.append(_fingerprinted(load_visit(raw)))
         except FieldobsError as error:
             loaded.append(error)
-    _validate_unless_known(db, principal, [p for p in loaded if isinstance(p, PreparedVisit)])
-    return loaded
+        except Exception as error:  # one visit's surprise must not fail the batch
+            loaded.append(unexpected(error, raw.get("id") if isinstance(raw, dict) else None))
+    checked = iter(
+        _validate_unless_known(db, principal, [p for p in loaded if isinstance(p, PreparedVisit)])
+    )
+    return [next(checked) if isinstance(p, PreparedVisit) else p for p in loaded]
 
 
 def _validate_unless_known(
     db: Database, principal: Principal, batch: list[PreparedVisit]
-) -> list[PreparedVisit]:
+) -> list[PreparedVisit | FieldobsError]:
     """Validate and score the visits whose revision is not stored with the same fingerprint."""
     ids = json.dumps([prepared.data["id"] for prepared in batch])
     known = {
@@ -109,17 +131,33 @@ def _validate_unless_known(
         )
     }
     live = live_locations(db, [prepared.data["location_id"] for prepared in batch])
+    checked: list[PreparedVisit | FieldobsError] = []
     for prepared in batch:
         key = (prepared.data["id"], prepared.data["revision"])
         # A likely replay skips that work; commit_visit re-checks under the lock if needed.
-        if known.get(key) != prepared.fingerprint:
-            validate_and_score(db, principal, prepared, live)
-    return batch
+        try:
+            if known.get(key) != prepared.fingerprint:
+                validate_and_score(db, principal, prepared, live)
+        except FieldobsError as error:
+            checked.append(error)
+        except Exception as error:  # one visit's surprise must not fail the batch
+            checked.append(unexpected(error, prepared.data["id"]))
+        else:
+            checked.append(prepared)
+    return checked
 
 
 def _fingerprinted(data: dict[str, Any]) -> PreparedVisit:
     body = canonical_json(data)
-    return PreparedVisit(data, body, hashlib.sha256(body.encode()).hexdigest())
+    try:
+        encoded = body.encode()
+    except UnicodeEncodeError as error:
+        # Strings the schema did not look into (answers on the fast path) are checked here.
+        paths = lone_surrogate_paths(data) or ["_schema"]
+        raise Invalid(
+            "The visit is invalid.", fields={path: [SURROGATE_ERROR] for path in paths}
+        ) from error
+    return PreparedVisit(data, body, hashlib.sha256(encoded).hexdigest())
 
 
 def live_locations(db: Database, location_ids: list[int]) -> set[int]:

@@ -11,12 +11,11 @@ from typing import Any
 from fieldobs import events
 from fieldobs.errors import Conflict, FieldobsError, Invalid
 from fieldobs.people.scope import Principal
-from fieldobs.storage.connection import Database, one
+from fieldobs.storage.connection import Database, one, transaction
 from fieldobs.timeutil import to_rfc3339, utcnow
 from fieldobs.visits.prepare import (
     PreparedVisit,
     live_locations,
-    load_visit,
     prepare_visit,
     validate_and_score,
 )
@@ -53,23 +52,31 @@ class PushResult:
     error: FieldobsError | None = None
 
 
-def push_visit(
+def push_one(
     db: Database,
     principal: Principal,
-    raw: Any,
+    data: dict[str, Any],
     *,
     policy: PushPolicy,
     url_id: str | None = None,
 ) -> PushResult:
-    """Validate and store one pushed visit inside the caller's transaction."""
-    prepared = prepare_visit(db, principal, load_visit(raw), url_id=url_id)
+    """Validate and score a schema-loaded visit, then store it in a transaction of its own."""
+    # Validation and scoring come first, outside the write lock (see prepare_visit).
+    prepared = prepare_visit(db, principal, data, url_id=url_id)
     return commit_visit(db, principal, prepared, policy=policy)
 
 
 def commit_visit(
     db: Database, principal: Principal, prepared: PreparedVisit, *, policy: PushPolicy
 ) -> PushResult:
-    """Store a prepared visit inside the caller's write transaction; never store it twice."""
+    """Store a prepared visit in a write transaction (a savepoint inside one); never twice."""
+    with transaction(db):
+        return _commit(db, principal, prepared, policy)
+
+
+def _commit(
+    db: Database, principal: Principal, prepared: PreparedVisit, policy: PushPolicy
+) -> PushResult:
     data = prepared.data
     stored = one(db.execute("SELECT * FROM visits WHERE id = ?", [data["id"]]))
     if stored is None:

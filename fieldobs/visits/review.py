@@ -23,6 +23,15 @@ from fieldobs.storage.connection import Database, one, rows, transaction
 from fieldobs.timeutil import now_rfc3339
 
 ACTIONS = ("release", "return")
+MAX_NOTE_LENGTH = 5000
+MAX_ITEM_COMMENT_LENGTH = 2000
+
+
+def note_problems(action: Any, note: Any) -> dict[str, list[str]]:
+    """Return the problem of a review's note for its action: a return must say what to fix."""
+    if action == "return" and not (note or "").strip():
+        return {"note": ["say what to correct: the shopper reads this"]}
+    return {}
 
 
 def _load(db: Database, visit_id: str) -> dict[str, Any]:
@@ -109,9 +118,7 @@ def review_visit(
                 code="stale_revision",
                 fields={"revision": [f"the server holds revision {visit['revision']}"]},
             )
-        problems = _check_comments(db, visit, comments)
-        if action == "return" and not (note or "").strip():
-            problems["note"] = ["say what to correct: the shopper reads this"]
+        problems = {**_check_comments(db, visit, comments), **note_problems(action, note)}
         if action not in ACTIONS:
             problems["action"] = [f"must be one of {', '.join(ACTIONS)}"]
         if problems:

@@ -24,6 +24,7 @@ from fieldobs.checklists.format.rules import (
     DEFAULT_TEXT_MAX_LENGTH,
     ITEM_ID_PATTERN,
     ITEM_TYPES,
+    MAX_TEXT_MAX_LENGTH,
     OPTION_ID_PATTERN,
     PHOTO_SETTINGS,
     is_scored,
@@ -165,7 +166,12 @@ class NumberItemSchema(ItemSchema):
 class TextItemSchema(ItemSchema):
     """Free text; never scored."""
 
-    max_length = StrictInteger(load_default=DEFAULT_TEXT_MAX_LENGTH, validate=positive())
+    max_length = StrictInteger(
+        load_default=DEFAULT_TEXT_MAX_LENGTH,
+        validate=validate.Range(
+            min=1, max=MAX_TEXT_MAX_LENGTH, error=f"Must be 1 to {MAX_TEXT_MAX_LENGTH}."
+        ),
+    )
 
 
 class PhotoItemSchema(ItemSchema):

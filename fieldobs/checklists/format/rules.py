@@ -16,6 +16,8 @@ ITEM_ID_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 OPTION_ID_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
 
 DEFAULT_TEXT_MAX_LENGTH = 10_000
+# A text answer is at most this long, whatever a file says: a visit's size stays bounded.
+MAX_TEXT_MAX_LENGTH = 20_000
 
 
 def is_scored(item: Mapping[str, Any]) -> bool:
