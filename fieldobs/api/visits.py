@@ -137,6 +137,4 @@ def get_visits(query: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(410, description="Stale or foreign cursor: pull again without one.")
 def get_changes(query: dict[str, Any]) -> dict[str, Any]:
     """Return what changed since the cursor (everything in scope without one)."""
-    return pull_changes(
-        get_db(), current_principal(), query.get("cursor"), query["limit"], _secret()
-    )
+    return pull_changes(get_db(), current_principal(), query.get("cursor"), query["limit"])

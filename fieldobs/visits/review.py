@@ -8,18 +8,17 @@ which is submitted and reviewed again.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
 from fieldobs import events
 from fieldobs.checklists.format import item_index
 from fieldobs.checklists.published import get_version
-from fieldobs.errors import BadRequest, Conflict, Invalid, NotFound
+from fieldobs.errors import Conflict, Invalid, NotFound
 from fieldobs.people.scope import Principal
 from fieldobs.storage.changes import record_change
 from fieldobs.storage.connection import Database, one, rows, transaction
+from fieldobs.storage.paging import Keyset
 from fieldobs.timeutil import now_rfc3339
 
 ACTIONS = ("release", "return")
@@ -186,19 +185,8 @@ def list_reviews(
 # The queue -------------------------------------------------------------------------------
 
 
-def _encode_cursor(submitted_at: str, visit_id: str) -> str:
-    raw = json.dumps([submitted_at, visit_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        submitted_at, visit_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        return str(submitted_at), str(visit_id)
-    except (ValueError, TypeError, binascii.Error) as error:
-        raise BadRequest("The cursor is malformed.", fields={"cursor": ["malformed"]}) from error
+# Longest waiting first; the id breaks ties. Its cursors are sealed (fieldobs/storage/paging.py).
+QUEUE_PAGES = Keyset("review_queue", ("v.submitted_at", "v.id"))
 
 
 def review_queue(
@@ -210,10 +198,10 @@ def review_queue(
     if location_id is not None:
         conditions.append("v.location_id = ?")
         params.append(location_id)
-    if cursor:
-        conditions.append("(v.submitted_at, v.id) > (?, ?)")
-        params.extend(_decode_cursor(cursor))
-    page = rows(
+    after, after_values = QUEUE_PAGES.after(db, cursor)
+    conditions.append(after)
+    params.extend(after_values)
+    found = rows(
         db.execute(
             "SELECT v.id, v.revision, v.location_id, l.name AS location_name, v.checklist_slug,"
             " v.checklist_version, v.observer_id, u.username, u.display_name, v.score,"
@@ -222,12 +210,11 @@ def review_queue(
             "  AND r.action = 'return') AS times_returned"
             " FROM visits v JOIN locations l ON l.id = v.location_id"
             " JOIN users u ON u.id = v.observer_id"
-            f" WHERE {' AND '.join(conditions)} ORDER BY v.submitted_at, v.id LIMIT ?",
+            f" WHERE {' AND '.join(conditions)} ORDER BY {QUEUE_PAGES.order_by} LIMIT ?",
             [*params, limit + 1],
         )
     )
-    has_more = len(page) > limit
-    page = page[:limit]
+    page, next_cursor, has_more = QUEUE_PAGES.page(db, found, limit, cursor)
     visits = [
         {
             "id": v["id"],
@@ -249,7 +236,6 @@ def review_queue(
         }
         for v in page
     ]
-    next_cursor = _encode_cursor(page[-1]["submitted_at"], page[-1]["id"]) if page else cursor
     return {"visits": visits, "cursor": next_cursor, "has_more": has_more}
 
 
