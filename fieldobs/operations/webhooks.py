@@ -26,10 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fieldobs import events
-from fieldobs.errors import BadRequest, Invalid, NotFound
+from fieldobs.errors import Invalid, NotFound
 from fieldobs.operations.assignments import ASSIGNMENT_EXPIRED
 from fieldobs.people.anonymity import observer_pseudonym, round_to_hour
 from fieldobs.storage.connection import Database, one, rows, transaction
+from fieldobs.storage.paging import Keyset
 from fieldobs.timeutil import now_rfc3339, parse_rfc3339, to_rfc3339, utcnow
 
 EVENTS = (events.VISIT_SUBMITTED, events.VISIT_RELEASED, events.VISIT_RETURNED, ASSIGNMENT_EXPIRED)
@@ -140,6 +141,9 @@ def delete_webhook(db: Database, webhook_id: int) -> None:
         )
 
 
+DELIVERY_PAGES = Keyset("webhook_deliveries", ("id",), descending=True)
+
+
 def list_deliveries(
     db: Database,
     webhook_id: int,
@@ -155,20 +159,15 @@ def list_deliveries(
     if status is not None:
         conditions.append("status = ?")
         values.append(status)
-    if cursor:
-        if not cursor.isdigit():
-            raise BadRequest("The cursor is malformed.", fields={"cursor": ["malformed"]})
-        conditions.append("id < ?")
-        values.append(int(cursor))
-    page = rows(
+    after, after_values = DELIVERY_PAGES.after(db, cursor)
+    found = rows(
         db.execute(
-            f"SELECT * FROM webhook_deliveries WHERE {' AND '.join(conditions)}"
-            " ORDER BY id DESC LIMIT ?",
-            [*values, limit + 1],
+            f"SELECT * FROM webhook_deliveries WHERE {' AND '.join(conditions)} AND {after}"
+            f" ORDER BY {DELIVERY_PAGES.order_by} LIMIT ?",
+            [*values, *after_values, limit + 1],
         )
     )
-    has_more = len(page) > limit
-    page = page[:limit]
+    page, next_cursor, has_more = DELIVERY_PAGES.page(db, found, limit, cursor)
     attempts: dict[int, list[dict[str, Any]]] = {d["id"]: [] for d in page}
     if page:
         for attempt in rows(
@@ -206,7 +205,7 @@ def list_deliveries(
     ]
     return {
         "deliveries": deliveries,
-        "cursor": str(page[-1]["id"]) if page else cursor,
+        "cursor": next_cursor,
         "has_more": has_more,
     }
 
