@@ -2,6 +2,9 @@
 
 Problems are keyed by field path (`answers.3.value`, `answers.3.photos.0`, and `answers` for a
 required item nobody answered) so the API can return them as the contract's `fields`.
+
+Written twice, for speed: `fieldobs/scoring/plan.py` accepts only what this accepts, and gives
+up at the first doubt so that this words every problem (tests/scoring/test_scoring_plan.py).
 """
 
 from __future__ import annotations
