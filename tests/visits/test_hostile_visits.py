@@ -78,7 +78,7 @@ def hostile_cases(definition: dict[str, Any], location_id: int) -> list[tuple[di
         ({**base, "photos": [{**photo, "item": SURROGATE}]}, "photos.0.item"),
         ({**base, "started_at": "0001-01-01T00:00:00+01:00"}, "started_at"),
         ({**base, "finished_at": "9999-12-31T23:59:59-01:00"}, "finished_at"),
-        ({**base, "finished_at": "2026-W48-1T07:00:00Z"}, "finished_at"),
+        ({**base, "finished_at": "2026-W48-2T07:00:00Z"}, "finished_at"),  # after started_at
         ({**base, "id": str(uuid.uuid1())}, "id"),
         ({**base, "id": "1ef0c3a2-0000-6000-8000-000000000000"}, "id"),
         ({**base, "id": "01890a5d-ac96-7000-8000-000000000000"}, "id"),
