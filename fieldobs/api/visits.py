@@ -71,8 +71,15 @@ class BatchOutSchema(Schema):
 class VisitQuerySchema(Schema):
     location_id = StoredInteger()
     status = fields.String(validate=validate.OneOf(STATUSES))
-    since = Timestamp(metadata={"description": "RFC 3339; visits changed at or after it"})
-    cursor = fields.String()
+    since = Timestamp(
+        metadata={
+            "description": "RFC 3339; visits changed at or after it (floored to the hour for"
+            " managers and area leads, who are shown times to the hour)"
+        }
+    )
+    cursor = fields.String(
+        metadata={"description": "Opaque, from the previous page; 400 if not made for this list"}
+    )
     limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=50)
 
 

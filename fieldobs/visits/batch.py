@@ -64,6 +64,8 @@ def commit_visits(
     db: Database, principal: Principal, batch: list[PreparedVisit], *, policy: PushPolicy
 ) -> list[PushResult]:
     """Store a batch of prepared visits in one write transaction (a savepoint inside one)."""
+    if not batch:
+        return []  # every visit was refused before the store: no write lock to take
     with transaction(db):
         return _commit_all(db, principal, batch, policy)
 

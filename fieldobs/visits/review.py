@@ -41,7 +41,12 @@ def _load(db: Database, visit_id: str) -> dict[str, Any]:
 
 
 def release_visit(db: Database, visit_id: str) -> dict[str, Any]:
-    """Release a submitted visit so it counts and store-side staff can see it (in a transaction)."""
+    """Release a submitted visit so it counts and store-side staff can see it."""
+    with transaction(db):  # a savepoint inside a caller's transaction (review_visit's)
+        return _release(db, visit_id)
+
+
+def _release(db: Database, visit_id: str) -> dict[str, Any]:
     visit = _load(db, visit_id)
     if visit["status"] != "submitted":
         raise Conflict(
@@ -60,7 +65,12 @@ def release_visit(db: Database, visit_id: str) -> dict[str, Any]:
 
 
 def return_visit(db: Database, visit_id: str, note: str | None = None) -> dict[str, Any]:
-    """Return a visit to its observer for correction (in a transaction)."""
+    """Return a visit to its observer for correction."""
+    with transaction(db):  # a savepoint inside a caller's transaction (review_visit's)
+        return _return(db, visit_id, note)
+
+
+def _return(db: Database, visit_id: str, note: str | None) -> dict[str, Any]:
     visit = _load(db, visit_id)
     if visit["status"] not in ("submitted", "released", "awaiting_photos"):
         raise Conflict(f"This visit is already {visit['status']}.", code="not_returnable")
