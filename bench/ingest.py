@@ -1,6 +1,7 @@
 """Visit ingest: PUT vs batch through a real server, against raw sqlite3 executemany.
 
-Run: .venv/bin/python bench/ingest.py [--visits N]
+Run: .venv/bin/python bench/ingest.py [--put-visits N] [--batch-visits N]
+     .venv/bin/python bench/ingest.py --manifest 10000 50000  (validation time of big manifests)
 """
 
 from __future__ import annotations
@@ -147,9 +148,81 @@ def db_bytes(data_dir: Path) -> int:
     return sum(p.stat().st_size for p in data_dir.glob("fieldobs.db*"))
 
 
+def manifest_figures(sizes: list[int]) -> None:
+    """Print the seconds one PUT takes whose photo manifest has N entries, in-process."""
+    # In-process (Flask's test client): a server's worker timeout would cut the slow case short.
+    from fieldobs import create_app
+
+    data_dir = Path(tempfile.mkdtemp(prefix="fieldobs-bench-"))
+    env = {**os.environ, "FIELDOBS_DATA_DIR": str(data_dir)}
+    run("init-db", env=env)
+    run("demo", env=env)
+    run("users", "create", "bench", "--role", "shopper", "--password", PASSWORD, env=env)
+    client = create_app({"DATA_DIR": str(data_dir), "AUTO_INIT": False}).test_client()
+    login = client.post("/api/v1/auth/token", json={"username": "bench", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.get_json()['token']}"}
+    checklist = client.get("/api/v1/checklists/mystery-shop", headers=headers).get_json()
+    print("PUT /api/v1/visits/<id> with an N-photo manifest (one request, in-process):")
+    for size in sizes:
+        [visit] = make_visits(checklist, 1, 1)
+        visit["photos"] = [
+            {
+                "id": str(uuid.uuid4()),
+                "sha256": f"{n:064x}",
+                "size": 1000 + n,
+                "content_type": "image/jpeg",
+            }
+            for n in range(size)
+        ]
+        body = json.dumps(visit).encode()
+        start = time.perf_counter()
+        response = client.put(
+            f"/api/v1/visits/{visit['id']}",
+            data=body,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        elapsed = time.perf_counter() - start
+        print(
+            f"  N = {size:>7,}: {elapsed:8.3f} s  ({len(body) / 1e6:.1f} MB body,"
+            f" status {response.status_code})"
+        )
+    shutil.rmtree(data_dir, ignore_errors=True)
+    # Beyond the limit a PUT is refused by the manifest's length alone; to see that validating
+    # what is accepted costs linear time, the schema loads the same manifests with it lifted.
+    from fieldobs.visits.schema import VisitSchema
+
+    print("VisitSchema().load of the same visit with the manifest limit lifted:")
+    for size in sizes:
+        [visit] = make_visits(checklist, 1, 1)
+        visit["photos"] = [
+            {
+                "id": str(uuid.uuid4()),
+                "sha256": f"{n:064x}",
+                "size": 1 + n,
+                "content_type": "image/png",
+            }
+            for n in range(size)
+        ]
+        schema = VisitSchema()
+        photos = schema.fields["photos"]
+        setattr(photos, "max_items", size)  # noqa: B010 - an attribute of our BoundedList only
+        photos.validators = []
+        start = time.perf_counter()
+        schema.load(visit)
+        elapsed = time.perf_counter() - start
+        print(f"  N = {size:>7,}: {elapsed:8.3f} s  ({elapsed / size * 1e6:.1f} µs per entry)")
+
+
 def main() -> None:
     """Run the benchmark and print figures and ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--manifest",
+        type=int,
+        nargs="*",
+        metavar="N",
+        help="only time PUTs of visits with N-photo manifests (e.g. 10000 50000)",
+    )
     parser.add_argument("--put-visits", type=int, default=1500)
     parser.add_argument("--batch-visits", type=int, default=10000)
     # The server runs as the README's production section says; each client thread is a phone.
@@ -161,6 +234,9 @@ def main() -> None:
         "--rounds", type=int, default=5, help="batch runs and raw runs; medians are printed"
     )
     args = parser.parse_args()
+    if args.manifest:
+        manifest_figures(args.manifest)
+        return
 
     data_dir = Path(tempfile.mkdtemp(prefix="fieldobs-bench-"))
     env = {**os.environ, "FIELDOBS_DATA_DIR": str(data_dir)}

@@ -29,8 +29,9 @@ from fieldobs.photos import service as photo_service
 from fieldobs.settings import Settings
 from fieldobs.storage.connection import Database, transaction
 from fieldobs.timeutil import to_rfc3339, utcnow
+from fieldobs.visits.prepare import load_visit, prepare_visit
+from fieldobs.visits.push import PushPolicy, commit_visit
 from fieldobs.visits.review import review_visit
-from fieldobs.visits.service import PushPolicy, commit_visit, load_visit, prepare_visit
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 -- printed for the demo on purpose
 DEMO_SEED = 2026

@@ -16,7 +16,7 @@ from fieldobs.operations.webhook_targets import TargetPolicy, system_resolver
 from fieldobs.people.throttle import LoginPolicy
 from fieldobs.photos.policy import PhotoSettings
 from fieldobs.storage.connection import SYNCHRONOUS_LEVELS
-from fieldobs.visits.service import PushPolicy
+from fieldobs.visits.push import PushPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fieldobs import events
 from fieldobs.operations import assignment_feeds, assignments, webhook_events
 from fieldobs.scores import rollups
+from fieldobs.visits import push as visits
 from fieldobs.visits import review
-from fieldobs.visits import service as visits
 from fieldobs.visits.pull import register_feed
 
 

@@ -23,8 +23,10 @@ MAX_INTEGER_DIGITS = 4300  # Python's own limit for int(str)
 # A lone surrogate can only arrive as a \uD800-\uDFFF escape: strict UTF-8 refuses encoded ones.
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 SURROGATE = re.compile("[\ud800-\udfff]")
-# Batch endpoints judge each item on its own: one bad item must not fail its neighbours.
-PER_ITEM_ENDPOINTS = frozenset({"visits.post_visits"})
+# Endpoints whose loader reports lone surrogates itself: a batch judges each visit on its own
+# (one bad visit must not fail its neighbours), and a visit names them beside its other
+# problems in one 422 (fieldobs/visits/schema.py).
+PER_ITEM_ENDPOINTS = frozenset({"visits.post_visits", "visits.put_visit"})
 
 
 class MalformedJson(BadRequest):
@@ -39,8 +41,26 @@ class _Unusable:
         self.problem = problem
 
 
+def json_schema_of(view: Callable[..., Any] | None) -> Any:
+    """Return the schema of the JSON body a view reads, or None when it reads none.
+
+    A body is declared with flask-smorest's `@blp.arguments`, or documented with
+    `@blp.doc(requestBody=forms.json_body(Schema))` by a view that loads it itself.
+    """
+    apidoc = getattr(view, "_apidoc", {})
+    for parameter in apidoc.get("arguments", {}).get("parameters", []):
+        if parameter.get("in") == "json":
+            return parameter["schema"]
+    body = apidoc.get("manual_doc", {}).get("requestBody", {})
+    return body.get("content", {}).get("application/json", {}).get("schema")
+
+
 def takes_json(view: Callable[..., Any] | None) -> bool:
-    """Tell whether a view reads a JSON body (declared with flask-smorest's arguments)."""
+    """Tell whether a view has flask-smorest read its JSON body (checked here first).
+
+    A view that loads its body itself (`forms.load_form`) runs the same checks there, so
+    that a lone surrogate is reported beside the schema's other problems in one 422.
+    """
     parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
     return any(p.get("in") == "json" for p in parameters)
 

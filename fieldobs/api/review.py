@@ -5,13 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
 from fieldobs.people.scope import Role
 from fieldobs.stored_integers import StoredInteger
-from fieldobs.visits.review import ACTIONS, list_reviews, review_queue, review_visit
+from fieldobs.visits.review import (
+    ACTIONS,
+    MAX_ITEM_COMMENT_LENGTH,
+    MAX_NOTE_LENGTH,
+    list_reviews,
+    note_problems,
+    review_queue,
+    review_visit,
+)
+from fieldobs.visits.schema import MAX_ITEM_ID_LENGTH, CleanString
 
 blp = Blueprint(
     "review",
@@ -23,14 +32,14 @@ blp = Blueprint(
 
 class ReviewInSchema(Schema):
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
-    note = fields.String(
+    note = CleanString(
         allow_none=True,
-        validate=validate.Length(max=5000),
+        validate=validate.Length(max=MAX_NOTE_LENGTH),
         metadata={"description": "Required to return: the shopper reads it."},
     )
     item_comments = fields.Dict(
-        keys=fields.String(),
-        values=fields.String(validate=validate.Length(min=1, max=2000)),
+        keys=CleanString(validate=validate.Length(max=MAX_ITEM_ID_LENGTH)),
+        values=CleanString(validate=validate.Length(min=1, max=MAX_ITEM_COMMENT_LENGTH)),
         load_default=dict,
         metadata={"description": "{item_id: comment} for the shopper"},
     )
@@ -38,6 +47,16 @@ class ReviewInSchema(Schema):
         strict=True,
         metadata={"description": "If given, the revision reviewed: 409 if the visit moved on."},
     )
+
+    # Run even when a field is bad: one 422 names every bad field.
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _check_note(self, data: dict[str, Any], original: Any, **_kwargs: Any) -> None:
+        note = original.get("note") if isinstance(original, dict) else None
+        if note is not None and not isinstance(note, str):
+            return  # the note field says what is wrong with it
+        problems = note_problems(data.get("action"), note)
+        if problems:
+            raise ValidationError(problems)
 
 
 class QueueQuerySchema(Schema):

@@ -10,23 +10,15 @@ from marshmallow import Schema, fields, validate
 
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
-from fieldobs.errors import FieldobsError, PayloadTooLarge
+from fieldobs.errors import PayloadTooLarge
 from fieldobs.extensions import current_settings
 from fieldobs.people.scope import ALL_ROLES, Role
-from fieldobs.storage.connection import transaction
 from fieldobs.stored_integers import StoredInteger
+from fieldobs.visits.batch import push_batch
 from fieldobs.visits.pull import pull_changes
+from fieldobs.visits.push import PushPolicy, push_one
+from fieldobs.visits.read import get_visit, list_visits
 from fieldobs.visits.schema import Timestamp, VisitSchema
-from fieldobs.visits.service import (
-    PreparedVisit,
-    PushPolicy,
-    commit_visit,
-    commit_visits,
-    get_visit,
-    list_visits,
-    prepare_visit,
-    prepare_visits,
-)
 
 blp = Blueprint(
     "visits",
@@ -79,8 +71,15 @@ class BatchOutSchema(Schema):
 class VisitQuerySchema(Schema):
     location_id = StoredInteger()
     status = fields.String(validate=validate.OneOf(STATUSES))
-    since = Timestamp(metadata={"description": "RFC 3339; visits changed at or after it"})
-    cursor = fields.String()
+    since = Timestamp(
+        metadata={
+            "description": "RFC 3339; visits changed at or after it (floored to the hour for"
+            " managers and area leads, who are shown times to the hour)"
+        }
+    )
+    cursor = fields.String(
+        metadata={"description": "Opaque, from the previous page; 400 if not made for this list"}
+    )
     limit = StoredInteger(validate=validate.Range(min=1, max=200), load_default=50)
 
 
@@ -98,11 +97,8 @@ class ChangesQuerySchema(Schema):
 @blp.alt_response(422, description="Invalid: the fields say which.")
 def put_visit(visit: dict[str, Any], visit_id: str) -> Response:
     """Push one visit; safe to repeat (a replay gets 200 and writes nothing)."""
-    db, principal = get_db(), current_principal()
-    prepared = prepare_visit(db, principal, visit, url_id=visit_id)
-    with transaction(db):
-        result = commit_visit(db, principal, prepared, policy=_policy())
-    # The response leaves only after the commit above: an acknowledged visit is durable.
+    result = push_one(get_db(), current_principal(), visit, policy=_policy(), url_id=visit_id)
+    # push_one returns only after its commit: an acknowledged visit is durable.
     response = jsonify(result.visit)
     response.status_code = result.status
     return response
@@ -119,36 +115,9 @@ def post_visits(batch: dict[str, Any]) -> Response:
         raise PayloadTooLarge(
             f"At most {limit} visits per batch.", fields={"visits": [f"at most {limit} items"]}
         )
-    db, principal = get_db(), current_principal()
-    results: list[dict[str, Any] | None] = [None] * len(batch["visits"])
-    prepared: list[tuple[int, PreparedVisit]] = []
-    for index, (raw, visit) in enumerate(
-        zip(batch["visits"], prepare_visits(db, principal, batch["visits"]), strict=True)
-    ):
-        if isinstance(visit, PreparedVisit):
-            prepared.append((index, visit))
-        else:
-            results[index] = _failure(raw, visit)
-    with transaction(db):
-        stored = commit_visits(db, principal, [visit for _, visit in prepared], policy=_policy())
-    for (index, visit), result in zip(prepared, stored, strict=True):
-        if result.error is not None:
-            results[index] = _failure(visit.data, result.error)
-        else:
-            results[index] = {
-                "id": result.id,
-                "status": result.status,
-                "revision": result.visit["revision"],
-                "visit_status": result.visit["status"],
-                "score": result.visit["score"],
-            }
+    results = push_batch(get_db(), current_principal(), batch["visits"], policy=_policy())
     # Built directly: dumping 100 results through the schema costs more than storing them.
     return jsonify({"results": results})
-
-
-def _failure(raw: Any, error: FieldobsError) -> dict[str, Any]:
-    raw_id = raw.get("id") if isinstance(raw, dict) else None
-    return {"id": raw_id, "status": error.status, "error": error.to_dict()["error"]}
 
 
 @blp.route("/visits/<visit_id>", methods=["GET"])
@@ -175,6 +144,4 @@ def get_visits(query: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(410, description="Stale or foreign cursor: pull again without one.")
 def get_changes(query: dict[str, Any]) -> dict[str, Any]:
     """Return what changed since the cursor (everything in scope without one)."""
-    return pull_changes(
-        get_db(), current_principal(), query.get("cursor"), query["limit"], _secret()
-    )
+    return pull_changes(get_db(), current_principal(), query.get("cursor"), query["limit"])

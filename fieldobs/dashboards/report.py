@@ -11,8 +11,8 @@ from fieldobs.people.anonymity import is_store_side
 from fieldobs.people.orgs import get_location
 from fieldobs.people.scope import Principal
 from fieldobs.storage.connection import Database, rows
+from fieldobs.visits.read import get_visit
 from fieldobs.visits.review import list_reviews
-from fieldobs.visits.service import get_visit
 
 
 def show_answer(item: dict[str, Any], answer: dict[str, Any] | None) -> str:

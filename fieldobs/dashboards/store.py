@@ -17,7 +17,7 @@ from fieldobs.scores.periods import shift_period
 from fieldobs.scoring.stats import Moments, t_critical
 from fieldobs.storage.connection import Database, rows
 from fieldobs.timeutil import parse_rfc3339
-from fieldobs.visits.service import visibility_clause
+from fieldobs.visits.read import visibility_clause
 
 STATUSES = ("awaiting_photos", "submitted", "released", "returned")
 GAP_MONTHS = 6

@@ -26,7 +26,7 @@ from fieldobs.people.scope import Principal
 from fieldobs.scores import KINDS
 from fieldobs.scores.periods import PERIOD_PATTERNS, period_start
 from fieldobs.storage.connection import Database
-from fieldobs.visits.service import visibility_clause
+from fieldobs.visits.read import visibility_clause
 
 BOM = "\ufeff"
 BATCH = 2000

@@ -12,16 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fieldobs.errors import BadRequest, Conflict, Invalid, NotFound
+from fieldobs.errors import Conflict, Invalid, NotFound
 from fieldobs.operations.assignment_rules import (
     AssignmentPolicy,
     check_assignment,
     find_shopper,
-    stored_id,
 )
 from fieldobs.people.scope import Principal
 from fieldobs.storage.changes import record_change, record_changes
 from fieldobs.storage.connection import Database, one, rows, transaction
+from fieldobs.storage.paging import Keyset
 from fieldobs.timeutil import parse_rfc3339, to_rfc3339
 
 ASSIGNMENT_EXPIRED = "assignment.expired"  # payload: {"assignment": row}
@@ -196,6 +196,9 @@ def get_assignment(db: Database, principal: Principal, assignment_id: int) -> di
     return present(assignment, admin=principal.is_admin)
 
 
+ASSIGNMENT_PAGES = Keyset("assignments", ("a.id",))
+
+
 def list_assignments(
     db: Database,
     principal: Principal,
@@ -237,20 +240,17 @@ def list_assignments(
                 ) from error
             conditions.append(sql)
             params.append(bound)
-    if cursor:
-        if (after := stored_id(cursor)) is None:
-            raise BadRequest("The cursor is malformed.", fields={"cursor": ["malformed"]})
-        conditions.append("a.id > ?")
-        params.append(after)
-    page = rows(
+    after, after_values = ASSIGNMENT_PAGES.after(db, cursor)
+    found = rows(
         db.execute(
-            f"{SELECT} WHERE {' AND '.join(conditions)} ORDER BY a.id LIMIT ?", [*params, limit + 1]
+            f"{SELECT} WHERE {' AND '.join(conditions)} AND {after}"
+            f" ORDER BY {ASSIGNMENT_PAGES.order_by} LIMIT ?",
+            [*params, *after_values, limit + 1],
         )
     )
-    has_more = len(page) > limit
-    page = page[:limit]
+    page, next_cursor, has_more = ASSIGNMENT_PAGES.page(db, found, limit, cursor)
     return {
         "assignments": [present(a, admin=principal.is_admin) for a in page],
-        "cursor": str(page[-1]["id"]) if page else cursor,
+        "cursor": next_cursor,
         "has_more": has_more,
     }

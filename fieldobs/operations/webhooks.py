@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from fieldobs.errors import BadRequest, Invalid, NotFound
-from fieldobs.operations.assignment_rules import stored_id
+from fieldobs.errors import Invalid, NotFound
 from fieldobs.operations.webhook_bodies import AUDIENCES, CLIENT, CLIENT_EVENTS
 from fieldobs.operations.webhook_events import EVENTS
 from fieldobs.operations.webhook_targets import TargetPolicy, check_url
 from fieldobs.storage.connection import Database, one, rows, transaction
+from fieldobs.storage.paging import Keyset
 from fieldobs.timeutil import now_rfc3339, to_rfc3339
 
 
@@ -156,6 +156,9 @@ def delete_webhook(db: Database, webhook_id: int) -> None:
         )
 
 
+DELIVERY_PAGES = Keyset("webhook_deliveries", ("id",), descending=True)
+
+
 def list_deliveries(
     db: Database,
     webhook_id: int,
@@ -171,20 +174,15 @@ def list_deliveries(
     if status is not None:
         conditions.append("status = ?")
         values.append(status)
-    if cursor:
-        if (before := stored_id(cursor)) is None:
-            raise BadRequest("The cursor is malformed.", fields={"cursor": ["malformed"]})
-        conditions.append("id < ?")
-        values.append(before)
-    page = rows(
+    after, after_values = DELIVERY_PAGES.after(db, cursor)
+    found = rows(
         db.execute(
-            f"SELECT * FROM webhook_deliveries WHERE {' AND '.join(conditions)}"
-            " ORDER BY id DESC LIMIT ?",
-            [*values, limit + 1],
+            f"SELECT * FROM webhook_deliveries WHERE {' AND '.join(conditions)} AND {after}"
+            f" ORDER BY {DELIVERY_PAGES.order_by} LIMIT ?",
+            [*values, *after_values, limit + 1],
         )
     )
-    has_more = len(page) > limit
-    page = page[:limit]
+    page, next_cursor, has_more = DELIVERY_PAGES.page(db, found, limit, cursor)
     attempts: dict[int, list[dict[str, Any]]] = {d["id"]: [] for d in page}
     if page:
         for attempt in rows(
@@ -222,6 +220,6 @@ def list_deliveries(
     ]
     return {
         "deliveries": deliveries,
-        "cursor": str(page[-1]["id"]) if page else cursor,
+        "cursor": next_cursor,
         "has_more": has_more,
     }

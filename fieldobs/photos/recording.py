@@ -29,7 +29,7 @@ from fieldobs.photos.store import PhotoStore
 from fieldobs.photos.tus import refusal
 from fieldobs.storage.connection import Database, one, transaction
 from fieldobs.timeutil import now_rfc3339
-from fieldobs.visits.service import refresh_status
+from fieldobs.visits.states import refresh_status
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from fieldobs.photos.policy import PhotoOutcome, PhotoSettings
 from fieldobs.photos.recording import accept_photo, staff_copy
 from fieldobs.photos.store import PhotoStore, store_for
 from fieldobs.storage.connection import Database, one
-from fieldobs.visits.service import find_visible
+from fieldobs.visits.read import find_visible
 
 THUMB_CONTENT_TYPE = "image/jpeg"
 

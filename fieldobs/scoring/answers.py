@@ -2,6 +2,9 @@
 
 Problems are keyed by field path (`answers.3.value`, `answers.3.photos.0`, and `answers` for a
 required item nobody answered) so the API can return them as the contract's `fields`.
+
+Written twice, for speed: `fieldobs/scoring/plan.py` accepts only what this accepts, and gives
+up at the first doubt so that this words every problem (tests/scoring/test_scoring_plan.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from typing import Any, Literal
 from fieldobs.checklists.format import item_index
 
 ANSWER_KEYS = frozenset({"item", "value", "na", "comment", "photos"})
+# Limits of one answer. The plan's fast check (fieldobs/scoring/plan.py) applies the same ones,
+# and the visit schema (fieldobs/visits/schema.py) documents them.
+MAX_COMMENT_LENGTH = 5_000
+MAX_ANSWER_PHOTOS = 1000
 
 AnswerState = Literal["na", "blank", "answered"]
 
@@ -189,10 +196,12 @@ def _value_problem(item: Mapping[str, Any], value: Any) -> str | None:
 
 
 def _check_comment(answer: Mapping[str, Any], path: str, problems: dict[str, list[str]]) -> None:
-    """Require a comment, when given, to be a string."""
+    """Require a comment, when given, to be a string of at most MAX_COMMENT_LENGTH."""
     comment = answer.get("comment")
     if comment is not None and not isinstance(comment, str):
         _add(problems, f"{path}.comment", "must be a string")
+    elif comment is not None and len(comment) > MAX_COMMENT_LENGTH:
+        _add(problems, f"{path}.comment", f"must be at most {MAX_COMMENT_LENGTH} characters")
 
 
 def _expects_photo(item: Mapping[str, Any], answer: Mapping[str, Any], na: bool) -> bool:
@@ -222,6 +231,9 @@ def _check_photos(
         photos = []
     if not isinstance(photos, list):
         _add(problems, f"{path}.photos", "must be a list of photo ids")
+        return
+    if len(photos) > MAX_ANSWER_PHOTOS:
+        _add(problems, f"{path}.photos", f"at most {MAX_ANSWER_PHOTOS} entries")
         return
     if photos and item["photo"] == "none":
         _add(problems, f"{path}.photos", f"item '{item['id']}' does not take photos")

@@ -13,6 +13,10 @@ Rules (documented with a worked example in `checklists/README.md`):
 Scoring a pushed visit needs the numbers only; the sentences that explain each item cost as much
 again, so they are written only when asked for (`explain=True`, when a visit is read back). The
 numbers are the same either way: checklist versions are immutable.
+
+Written twice, for speed: `fieldobs/scoring/plan.py` scores plainly valid answers from tables
+built once per checklist version, with exactly these numbers (tests/scoring/test_scoring_plan.py
+holds the two equal). A change to a rule here is a change there too.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A checklist version compiled once: plainly valid answers are checked and scored in one pass.
 
-Pushing a visit validates its answers (`fieldobs.answers`) and scores them (`fieldobs.scoring`),
-both by walking the definition through general code, and then writes the score breakdown as JSON.
+Pushing a visit validates its answers (`fieldobs.scoring.answers`) and scores them
+(`fieldobs.scoring.engine`), both by walking the definition through general code, and then
+writes the score breakdown as JSON.
 For the visits phones send day after day that is most of a push's CPU. A plan does the same work
 from tables built once per checklist version (versions are immutable):
 
@@ -14,7 +15,9 @@ from tables built once per checklist version (versions are immutable):
 - the JSON of each item's and section's score is kept once written, since visits repeat them.
 
 Whatever a plan accepts, `validate_answers` accepts, and the plan's scores and JSON are exactly
-those of `score_visit(explain=False)` (held to that by property tests).
+those of `score_visit(explain=False)` (held to that by property tests in
+tests/scoring/test_scoring_plan.py). The general code is `fieldobs/scoring/answers.py` and
+`fieldobs/scoring/engine.py`; both read the limits in answers.py (ANSWER_KEYS, MAX_*).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from fieldobs.scoring.answers import ANSWER_KEYS
+from fieldobs.scoring.answers import ANSWER_KEYS, MAX_ANSWER_PHOTOS, MAX_COMMENT_LENGTH
 from fieldobs.scoring.engine import (
     ItemScore,
     SectionScore,
@@ -172,7 +175,7 @@ class ChecklistPlan:
             return None
         seen.add(item_id)
         comment = answer.get("comment")
-        if comment is not None and type(comment) is not str:
+        if comment is not None and (type(comment) is not str or len(comment) > MAX_COMMENT_LENGTH):
             return None
         value, na, photos = answer.get("value"), answer.get("na"), answer.get("photos")
         score: ItemScore | None
@@ -243,7 +246,7 @@ def _photos_plainly_valid(
         return photos is None and not owes_photo
     if not photos:
         return not owes_photo
-    if item.photo == "none":
+    if item.photo == "none" or len(photos) > MAX_ANSWER_PHOTOS:
         return False
     listed = set(photos) if all(type(p) is str for p in photos) else set()
     return len(listed) == len(photos) and listed <= photo_ids

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fieldobs.checklists.published import get_latest
-from fieldobs.errors import BadRequest, Gone
+from fieldobs.errors import Gone
 from fieldobs.people.scope import Principal
 from fieldobs.storage.changes import current_seq
-from fieldobs.storage.connection import Database, database_id, rows
+from fieldobs.storage.connection import Database, rows
+from fieldobs.storage.paging import CursorError, ForeignCursor, seal, unseal
+from fieldobs.stored_integers import is_stored_integer
 from fieldobs.timeutil import now_rfc3339
 
 # entity name -> (response key, loader). A loader takes the changed keys in scope order and
@@ -79,6 +78,8 @@ register_feed("location", "locations", _load_locations)
 
 # Cursors ---------------------------------------------------------------------------------
 
+PULL_CURSOR = "pull"
+
 
 def _scope_digest(principal: Principal) -> str:
     # A cursor is only valid for the scope it was made for: a widened scope needs a full pull.
@@ -90,41 +91,28 @@ def _scope_digest(principal: Principal) -> str:
     return hashlib.sha256(json.dumps(scope).encode()).hexdigest()[:16]
 
 
-def _sign(secret: str, payload: bytes) -> str:
-    mac = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+def make_cursor(db: Database, principal: Principal, seq: int) -> str:
+    """Return an opaque cursor for a position in the change sequence, for this caller only."""
+    # Sealed like every list's cursor (fieldobs/storage/paging.py): the phone cannot read it.
+    return seal(db, PULL_CURSOR, [seq, principal.user_id, _scope_digest(principal)])
 
 
-def make_cursor(db: Database, principal: Principal, seq: int, secret: str) -> str:
-    """Return an opaque, signed cursor for a position in the change sequence."""
-    payload = json.dumps(
-        {"s": seq, "d": database_id(db), "u": principal.user_id, "c": _scope_digest(principal)},
-        separators=(",", ":"),
-    ).encode()
-    body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-    return f"{body}.{_sign(secret, payload)}"
-
-
-def read_cursor(db: Database, principal: Principal, cursor: str, secret: str) -> int:
+def read_cursor(db: Database, principal: Principal, cursor: str) -> int:
     """Return the sequence a cursor stands for; 400 for garbage, 410 when stale or foreign."""
     try:
-        body, signature = cursor.split(".")
-        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        data = json.loads(payload)
-        seq = int(data["s"])
-    except (ValueError, KeyError, TypeError, binascii.Error) as error:
-        raise BadRequest("The cursor is malformed.", fields={"cursor": ["malformed"]}) from error
-    if not hmac.compare_digest(signature, _sign(secret, payload)):
-        # Well-formed but not signed by this server's key: foreign, so start over.
-        raise Gone("The cursor is from another server; pull again without one.", code="cursor_gone")
-    foreign = (
-        data.get("d") != database_id(db)
-        or data.get("u") != principal.user_id
-        or data.get("c") != _scope_digest(principal)
-    )
+        values = unseal(db, PULL_CURSOR, cursor)
+    except ForeignCursor as error:
+        # Made by another server or for another database: start over.
+        raise Gone(
+            "The cursor is from another server; pull again without one.", code="cursor_gone"
+        ) from error
+    if len(values) != 3 or not is_stored_integer(values[0]):
+        raise CursorError()
+    seq, user_id, scope = values
+    foreign = user_id != principal.user_id or scope != _scope_digest(principal)
     if foreign or seq > current_seq(db) or seq < _horizon(db):
         raise Gone("The cursor is stale or foreign; pull again without one.", code="cursor_gone")
-    return seq
+    return int(seq)
 
 
 def _horizon(db: Database) -> int:
@@ -133,10 +121,10 @@ def _horizon(db: Database) -> int:
 
 
 def pull_changes(
-    db: Database, principal: Principal, cursor: str | None, limit: int, secret: str
+    db: Database, principal: Principal, cursor: str | None, limit: int
 ) -> dict[str, Any]:
     """Return up to `limit` changed entities after the cursor, each once, in its latest state."""
-    after = read_cursor(db, principal, cursor, secret) if cursor else 0
+    after = read_cursor(db, principal, cursor) if cursor else 0
     changed = rows(
         db.execute(
             "SELECT seq, entity, entity_key, deleted FROM changes WHERE seq > ?"
@@ -166,5 +154,5 @@ def pull_changes(
         response.setdefault(key, [])
         response["deleted"].setdefault(key, [])
     last_seq = changed[-1]["seq"] if changed else after
-    response["cursor"] = make_cursor(db, principal, last_seq, secret)
+    response["cursor"] = make_cursor(db, principal, last_seq)
     return response

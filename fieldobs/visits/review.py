@@ -8,21 +8,29 @@ which is submitted and reviewed again.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
 from fieldobs import events
 from fieldobs.checklists.format import item_index
 from fieldobs.checklists.published import get_version
-from fieldobs.errors import BadRequest, Conflict, Invalid, NotFound
+from fieldobs.errors import Conflict, Invalid, NotFound
 from fieldobs.people.scope import Principal
 from fieldobs.storage.changes import record_change
 from fieldobs.storage.connection import Database, one, rows, transaction
+from fieldobs.storage.paging import Keyset
 from fieldobs.timeutil import now_rfc3339
 
 ACTIONS = ("release", "return")
+MAX_NOTE_LENGTH = 5000
+MAX_ITEM_COMMENT_LENGTH = 2000
+
+
+def note_problems(action: Any, note: Any) -> dict[str, list[str]]:
+    """Return the problem of a review's note for its action: a return must say what to fix."""
+    if action == "return" and not (note or "").strip():
+        return {"note": ["say what to correct: the shopper reads this"]}
+    return {}
 
 
 def _load(db: Database, visit_id: str) -> dict[str, Any]:
@@ -33,7 +41,12 @@ def _load(db: Database, visit_id: str) -> dict[str, Any]:
 
 
 def release_visit(db: Database, visit_id: str) -> dict[str, Any]:
-    """Release a submitted visit so it counts and store-side staff can see it (in a transaction)."""
+    """Release a submitted visit so it counts and store-side staff can see it."""
+    with transaction(db):  # a savepoint inside a caller's transaction (review_visit's)
+        return _release(db, visit_id)
+
+
+def _release(db: Database, visit_id: str) -> dict[str, Any]:
     visit = _load(db, visit_id)
     if visit["status"] != "submitted":
         raise Conflict(
@@ -52,7 +65,12 @@ def release_visit(db: Database, visit_id: str) -> dict[str, Any]:
 
 
 def return_visit(db: Database, visit_id: str, note: str | None = None) -> dict[str, Any]:
-    """Return a visit to its observer for correction (in a transaction)."""
+    """Return a visit to its observer for correction."""
+    with transaction(db):  # a savepoint inside a caller's transaction (review_visit's)
+        return _return(db, visit_id, note)
+
+
+def _return(db: Database, visit_id: str, note: str | None) -> dict[str, Any]:
     visit = _load(db, visit_id)
     if visit["status"] not in ("submitted", "released", "awaiting_photos"):
         raise Conflict(f"This visit is already {visit['status']}.", code="not_returnable")
@@ -109,9 +127,7 @@ def review_visit(
                 code="stale_revision",
                 fields={"revision": [f"the server holds revision {visit['revision']}"]},
             )
-        problems = _check_comments(db, visit, comments)
-        if action == "return" and not (note or "").strip():
-            problems["note"] = ["say what to correct: the shopper reads this"]
+        problems = {**_check_comments(db, visit, comments), **note_problems(action, note)}
         if action not in ACTIONS:
             problems["action"] = [f"must be one of {', '.join(ACTIONS)}"]
         if problems:
@@ -179,19 +195,8 @@ def list_reviews(
 # The queue -------------------------------------------------------------------------------
 
 
-def _encode_cursor(submitted_at: str, visit_id: str) -> str:
-    raw = json.dumps([submitted_at, visit_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        submitted_at, visit_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        return str(submitted_at), str(visit_id)
-    except (ValueError, TypeError, binascii.Error) as error:
-        raise BadRequest("The cursor is malformed.", fields={"cursor": ["malformed"]}) from error
+# Longest waiting first; the id breaks ties. Its cursors are sealed (fieldobs/storage/paging.py).
+QUEUE_PAGES = Keyset("review_queue", ("v.submitted_at", "v.id"))
 
 
 def review_queue(
@@ -203,10 +208,10 @@ def review_queue(
     if location_id is not None:
         conditions.append("v.location_id = ?")
         params.append(location_id)
-    if cursor:
-        conditions.append("(v.submitted_at, v.id) > (?, ?)")
-        params.extend(_decode_cursor(cursor))
-    page = rows(
+    after, after_values = QUEUE_PAGES.after(db, cursor)
+    conditions.append(after)
+    params.extend(after_values)
+    found = rows(
         db.execute(
             "SELECT v.id, v.revision, v.location_id, l.name AS location_name, v.checklist_slug,"
             " v.checklist_version, v.observer_id, u.username, u.display_name, v.score,"
@@ -215,12 +220,11 @@ def review_queue(
             "  AND r.action = 'return') AS times_returned"
             " FROM visits v JOIN locations l ON l.id = v.location_id"
             " JOIN users u ON u.id = v.observer_id"
-            f" WHERE {' AND '.join(conditions)} ORDER BY v.submitted_at, v.id LIMIT ?",
+            f" WHERE {' AND '.join(conditions)} ORDER BY {QUEUE_PAGES.order_by} LIMIT ?",
             [*params, limit + 1],
         )
     )
-    has_more = len(page) > limit
-    page = page[:limit]
+    page, next_cursor, has_more = QUEUE_PAGES.page(db, found, limit, cursor)
     visits = [
         {
             "id": v["id"],
@@ -242,7 +246,6 @@ def review_queue(
         }
         for v in page
     ]
-    next_cursor = _encode_cursor(page[-1]["submitted_at"], page[-1]["id"]) if page else cursor
     return {"visits": visits, "cursor": next_cursor, "has_more": has_more}
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from marshmallow import Schema
 
-from fieldobs.api.json_body import PER_ITEM_ENDPOINTS, takes_json
+from fieldobs.api.json_body import PER_ITEM_ENDPOINTS, json_schema_of
 from tests.helpers.app import Org
 
 VISIT_ID = "6f1c2a4e-8d3b-4c1e-9a7f-2b5d8e0c4a11"
@@ -23,9 +23,9 @@ def _json_endpoints(app: Flask) -> list[tuple[str, str, str, list[str]]]:
     found = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        if not takes_json(view):
+        schema = json_schema_of(view)
+        if schema is None:
             continue
-        schema = next(p["schema"] for p in view._apidoc["arguments"]["parameters"])
         instance = schema() if isinstance(schema, type) else schema
         assert isinstance(instance, Schema)
         path = re.sub(r"<int:\w+>", "1", rule.rule.replace("<visit_id>", VISIT_ID))

@@ -427,6 +427,12 @@ BROKEN: list[tuple[str, Mutation, str, str]] = [
         "always requires",
     ),
     ("text max_length 0", _set(("sections", 1, "items", 1, "max_length"), 0), "max_length", "0"),
+    (
+        "text max_length beyond what a visit may carry",
+        _set(("sections", 1, "items", 1, "max_length"), 20_001),
+        "max_length",
+        "20000",
+    ),
 ]
 
 

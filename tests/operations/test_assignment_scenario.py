@@ -168,7 +168,8 @@ def test_a_form_sent_as_another_type_is_415(client: FlaskClient, org: Org) -> No
     assert response.status_code == 415
 
 
-@pytest.mark.parametrize("body", [b"{", b"[" * 2000 + b"]" * 2000, b'{"a": ' + b"9" * 5000 + b"}"])
+# A 5,000-digit number is JSON: it is a 422 naming its field (tests/api/test_malformed_json.py).
+@pytest.mark.parametrize("body", [b"{", b"[" * 2000 + b"]" * 2000])
 def test_a_body_that_is_not_json_is_400(client: FlaskClient, org: Org, body: bytes) -> None:
     response = client.post(
         "/api/v1/assignments",

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from fieldobs.checklists.format import item_index, load_checklist_file, parse_checklist
-from fieldobs.scoring.answers import answer_state, validate_answers
+from fieldobs.scoring.answers import (
+    MAX_ANSWER_PHOTOS,
+    MAX_COMMENT_LENGTH,
+    answer_state,
+    validate_answers,
+)
 from tests.checklists.test_checklist_format import CHECKLISTS, item_of, minimal
 
 PHOTOS = {"p1", "p2"}
@@ -249,6 +254,20 @@ BAD: list[tuple[str, int | None, dict[str, Any] | Any, str, str]] = [
         {"item": "greeting.acknowledged", "value": True, "comment": 3},
         "answers.0.comment",
         "must be a string",
+    ),
+    (
+        "comment too long",
+        0,
+        {"item": "greeting.acknowledged", "value": True, "comment": "x" * (MAX_COMMENT_LENGTH + 1)},
+        "answers.0.comment",
+        f"must be at most {MAX_COMMENT_LENGTH} characters",
+    ),
+    (
+        "too many photos",
+        6,
+        {"item": "notes.photo", "photos": [f"p{n}" for n in range(MAX_ANSWER_PHOTOS + 1)]},
+        "answers.6.photos",
+        f"at most {MAX_ANSWER_PHOTOS} entries",
     ),
     (
         "photos not list",

@@ -102,7 +102,7 @@ def test_revisions_keep_their_rows_and_visits_list_their_fingerprints(tmp_path: 
     before = conn.execute("SELECT * FROM visit_revisions ORDER BY 1, 2").fetchall()
     conn.close()
 
-    # Later migrations may follow; these two must come first, in this order.
+    # 0006 and 0007 come first; later migrations follow them.
     assert migrate(storage.open())[:2] == [
         "0006_revisions_by_rowid.sql",
         "0007_revision_log.sql",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fieldobs.db import get_db, storage_for
-from fieldobs.operations.assignments import remind_assignments
+from fieldobs.operations.assignment_deadlines import remind_assignments
 from fieldobs.timeutil import to_rfc3339, utcnow
 from fieldobs_sync.cli import main
 from fieldobs_sync.cli.login import PASSWORD_ENV

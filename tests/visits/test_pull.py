@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -69,11 +71,47 @@ def test_paging_walks_the_whole_feed(client: FlaskClient, org: Org) -> None:
     assert len(seen) == len(set(seen)) == 4 + 2
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "a.b.c", "eyJzIjoxfQ", "e30.sig"])
+GARBAGE = [
+    "garbage",
+    "a.b.c",
+    "eyJzIjoxfQ",
+    "e30.sig",
+    "ÿ\u00e9\u2603",  # non-ASCII
+    "eyJzIjoxZTk5OX0.c2ln",  # {"s":1e999} with a signature
+    "eyJzIjoxZTk5OX0",
+    "[" * 2000,
+    "W1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1s",  # base64 of brackets
+    "A" * 10_000,
+    "²",
+]
+
+
+@pytest.mark.parametrize("cursor", GARBAGE)
 def test_garbage_cursor_is_400(client: FlaskClient, org: Org, cursor: str) -> None:
     response = pull(client, org, "shopper", cursor)
     assert response.status_code == 400
     assert "cursor" in response.get_json()["error"]["fields"]
+
+
+def test_an_altered_cursor_is_400(client: FlaskClient, org: Org) -> None:
+    cursor = pull(client, org, "shopper").get_json()["cursor"]
+    for position in (1, len(cursor) // 2, len(cursor) - 2):
+        flipped = "B" if cursor[position] != "B" else "C"
+        altered = cursor[:position] + flipped + cursor[position + 1 :]
+        response = pull(client, org, "shopper", altered)
+        assert response.status_code == 400, position
+        assert "cursor" in response.get_json()["error"]["fields"]
+
+
+def test_the_cursor_tells_nothing_it_holds(client: FlaskClient, org: Org) -> None:
+    # Sealed, not signed: no part of it decodes to the position, the user or a time.
+    first = pull(client, org, "shopper").get_json()["cursor"]
+    again = pull(client, org, "shopper").get_json()["cursor"]
+    assert first != again  # a fresh nonce each time: equal positions do not even look equal
+    raw = base64.urlsafe_b64decode(first + "=" * (-len(first) % 4))
+    assert b'"s"' not in raw
+    with pytest.raises(ValueError, match=r"\w"):  # not JSON, nor any text
+        json.loads(raw)
 
 
 def test_another_users_cursor_is_410(client: FlaskClient, org: Org) -> None:
@@ -82,10 +120,15 @@ def test_another_users_cursor_is_410(client: FlaskClient, org: Org) -> None:
     assert response.status_code == 410
 
 
-def test_cursor_from_another_server_is_410(client: FlaskClient, org: Org) -> None:
+def test_cursor_from_another_server_is_410(client: FlaskClient, org: Org, data_dir: Path) -> None:
     cursor = pull(client, org, "shopper").get_json()["cursor"]
-    body, _signature = cursor.split(".")
-    response = pull(client, org, "shopper", f"{body}.AAAAAAAAAAAAAAAAAAAAAA")
+    conn = sqlite3.connect(data_dir / "fieldobs.db")
+    with conn:  # as if the cursor had come from another server, with its own key
+        conn.execute(
+            "UPDATE server_meta SET value = lower(hex(randomblob(32))) WHERE key = 'cursor_key'"
+        )
+    conn.close()
+    response = pull(client, org, "shopper", cursor)
     assert response.status_code == 410
 
 

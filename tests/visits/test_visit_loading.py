@@ -90,6 +90,14 @@ def test_plain_visits_take_the_fast_path_and_load_as_the_schema_does(raw: dict[s
         visit(answers={"greeting.smile": True}),
         visit(notes=5),
         visit(notes="x" * 20_001),
+        visit(notes="Great \ud83d"),
+        visit(id="01890a5d-ac96-7000-8000-000000000000"),
+        visit(started_at="2026-W48-1T07:00:00Z"),
+        visit(started_at="0001-01-01T00:00:00+01:00"),
+        visit(answers=[{}] * 1001),
+        visit(photos=[{**PHOTO, "item": "x" * 201}]),
+        visit(photos=[{**PHOTO, "item": "Great \ud83d"}]),
+        visit(checklist={"slug": "Great \ud83d", "version": 1}),
         visit(photos=None),
         visit(photos=[PHOTO, PHOTO]),
         visit(photos=[{**PHOTO, "sha256": SHA.upper()}]),
@@ -109,7 +117,21 @@ JSON_VALUES = st.recursive(
     | st.booleans()
     | st.integers(-3, 3)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.sampled_from(["", "x", SHA, "image/png", "2026-11-23T10:00:00Z", str(uuid.uuid4())]),
+    | st.sampled_from(
+        [
+            "",
+            "x",
+            SHA,
+            "image/png",
+            "2026-11-23T10:00:00Z",
+            "2026-W48-1T07:00:00Z",
+            "0001-01-01T00:00:00+01:00",
+            str(uuid.uuid4()),
+            "01890a5d-ac96-7000-8000-000000000000",
+            "Great \ud83d",
+            "x" * 20_001,
+        ]
+    ),
     lambda children: (
         st.lists(children, max_size=3)
         | st.dictionaries(st.sampled_from(["slug", "version", "id", "size"]), children, max_size=3)

@@ -387,12 +387,19 @@ def _stylesheet() -> str:
 
 
 def _serve_photo(photo_id: str, column: str, content_type: str | None) -> ResponseReturnValue:
-    photo = photo_service.find_servable(get_db(), caller(), photo_id)
-    sha256 = str(photo[column])
-    path = store_for(current_app.config["DATA_DIR"]).path(sha256)
+    principal, settings = caller(), current_settings()
+    photo = photo_service.find_servable(get_db(), principal, photo_id)
+    if column == "image_sha256":
+        # The copy this caller gets, exactly as the API chooses it (re-encoded for staff).
+        sha256 = photo_service.image_to_serve(
+            get_db(), settings.data_dir, principal, photo, settings=settings.photos
+        )
+    else:
+        sha256 = str(photo[column])
+    path = store_for(settings.data_dir).path(sha256)
     response = send_file(path, mimetype=content_type or str(photo["content_type"]), etag=sha256)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    seconds = int(current_app.config["PHOTO_CACHE_SECONDS"])
+    seconds = settings.photo_cache_seconds
     response.headers["Cache-Control"] = f"private, max-age={seconds}, immutable"
     return response.make_conditional(request)
 
