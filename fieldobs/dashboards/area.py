@@ -9,7 +9,6 @@ plot's control limits, a 12-month sparkline per store and the stores x sections 
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 from collections import defaultdict
@@ -171,23 +170,6 @@ def sort_table(table: list[dict[str, Any]], key: str | None) -> None:
     table[:] = present + [row for row in table if row[key] is None]
 
 
-def rank_ranges(table: list[dict[str, Any]]) -> None:
-    """Give each row with an interval the range of ranks its interval allows (in place).
-
-    Best rank: one more than the stores whose whole interval lies above this one's; worst: all
-    stores less those whose whole interval lies below. Sorted bounds make it n log n (an
-    all-areas table has thousands of rows).
-    """
-    placed = [r for r in table if r.get("int_low") is not None]
-    lows = sorted(r["int_low"] for r in placed)
-    highs = sorted(r["int_high"] for r in placed)
-    count = len(placed)
-    for row in placed:
-        above = count - bisect.bisect_right(lows, row["int_high"])
-        below = bisect.bisect_left(highs, row["int_low"])
-        row["rank_best"], row["rank_worst"] = above + 1, count - below
-
-
 def _sparklines(
     db: Database, location_ids: list[int], filters: Filters
 ) -> dict[int, list[float | None]]:
@@ -273,16 +255,19 @@ def area_view(
             "share_pass": rounded(100.0 * passed / own.n if own.n else None),
             "adjusted": None,
             "rank": None,
+            "rank_low": None,
+            "rank_high": None,
+            "unranked": None if own.n else "no_visits",
             "delta": None,
             "trend": None,
             "weight": None,
         }
         found = ranked.get(loc["id"])
         if found is not None:
-            entry.update({k: found[k] for k in ("adjusted", "rank", "delta", "trend", "weight")})
+            keys = ("adjusted", "rank", "rank_low", "rank_high", "unranked", "delta", "trend")
+            entry.update({k: found.get(k) for k in (*keys, "weight")})
         _interval_of_shown(entry, spread.get(loc["area_id"]))
         table.append(entry)
-    rank_ranges(table)
     table.sort(
         key=lambda e: (
             e["rank"] is None,

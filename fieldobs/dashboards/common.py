@@ -58,7 +58,10 @@ def parse_filters(
     kind = args.get("kind") or "mystery_shop"
     if kind not in KINDS:
         raise Invalid("Unknown kind.", fields={"kind": [f"must be one of {', '.join(KINDS)}"]})
-    period = args.get("period") or current_period(grain, timezone, now or utcnow())
+    # By default the last complete period: the current one has only just begun.
+    period = args.get("period") or shift_period(
+        grain, current_period(grain, timezone, now or utcnow()), -1
+    )
     check_period(grain, period, "period")
     checklist = args.get("checklist") or None
     if checklist is not None and checklist not in {c["slug"] for c in checklists(db)}:

@@ -47,8 +47,8 @@ class Session:
         page.goto(self.base + "/")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
         return page
 
 
@@ -189,10 +189,12 @@ def test_pages_work_without_javascript(browser: Any, live: Any) -> None:
     page.goto(live.url + "/")
     page.get_by_label("Username").fill("lead")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("heading", name="League table").is_visible()
     page.get_by_label("Period", exact=True).select_option("week")
-    page.get_by_role("button", name="Show").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show").click()
     assert "grain=week" in page.url
     context.close()
 

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from fieldobs.dashboards.area import funnel_limits, rank_ranges
+from fieldobs.dashboards.area import funnel_limits
 from fieldobs.web import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -67,20 +67,6 @@ def test_funnel_limits_widen_for_overdispersion() -> None:
 
 def test_no_funnel_without_a_spread() -> None:
     assert funnel_limits(None, None, None, 5) is None
-
-
-def test_rank_ranges_overlap_when_intervals_do() -> None:
-    table = [
-        {"int_low": 80.0, "int_high": 90.0},
-        {"int_low": 78.0, "int_high": 88.0},
-        {"int_low": 40.0, "int_high": 50.0},
-        {"int_low": None, "int_high": None},
-    ]
-    rank_ranges(table)
-    assert (table[0]["rank_best"], table[0]["rank_worst"]) == (1, 2)
-    assert (table[1]["rank_best"], table[1]["rank_worst"]) == (1, 2)
-    assert (table[2]["rank_best"], table[2]["rank_worst"]) == (3, 3)
-    assert "rank_best" not in table[3]
 
 
 @pytest.mark.parametrize("value", [0, 25, 50, 75, 100, None])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,16 @@ from tests.helpers.visit_factory import make_visit, photo_entry
 
 PHOTO_ITEM = "notes.queue_photo"
 EVIL_STORE = '=HYPERLINK("http://127.0.0.1/x","Click")'
+
+
+def anchor() -> datetime:
+    """Return a moment mid-way through last month: the pages' default (last complete) period.
+
+    Visits a few days before it stay inside that month whatever today's date, and within the
+    server's trusted clock window (60 days).
+    """
+    first_of_month = utcnow().replace(day=1, hour=12, minute=0, second=0, microsecond=0)
+    return first_of_month - timedelta(days=14)
 
 
 @dataclass
@@ -42,7 +52,7 @@ def _visit_with_photos(
 ) -> tuple[str, list[str]]:  # fmt: skip
     pictures = [jpeg(640, 480, seed=k + int(days_ago * 10)) for k in range(count)]
     entries = [{**photo_entry(data), "item": PHOTO_ITEM} for data in pictures]
-    finished = utcnow() - timedelta(days=days_ago)
+    finished = anchor() - timedelta(days=days_ago)
     visit = make_visit(
         definition, location, quality=quality, photos=entries,
         started_at=iso(finished - timedelta(minutes=30)), finished_at=iso(finished),
@@ -66,7 +76,7 @@ def seed_world(data_dir: Path, org: Org) -> World:
     plan = [("leeds", 0.9), ("leeds", 0.7), ("leeds", 0.8), ("york", 0.4), ("york", 0.5),
             ("york", 0.6), ("brighton", 0.95), ("brighton", 0.85)]  # fmt: skip
     for index, (store, quality) in enumerate(plan):
-        finished = utcnow() - timedelta(days=1 + index % 3, hours=index)
+        finished = anchor() - timedelta(days=1 + index % 3, hours=index)
         visit = make_visit(
             shop, org.locations[store], quality=quality,
             started_at=iso(finished - timedelta(minutes=25)), finished_at=iso(finished),
@@ -81,7 +91,7 @@ def seed_world(data_dir: Path, org: Org) -> World:
     world.unreleased, world.unreleased_photos = _visit_with_photos(
         client, org, shop, org.locations["leeds"], 1, 3, 0.6
     )
-    finished = utcnow() - timedelta(days=3)
+    finished = anchor() - timedelta(days=3)
     walkthrough = make_visit(
         walk, org.locations["leeds"], quality=0.95,
         started_at=iso(finished - timedelta(minutes=40)), finished_at=iso(finished),
@@ -95,8 +105,8 @@ def seed_world(data_dir: Path, org: Org) -> World:
     )
     world.evil_store = created.get_json()["id"]
     evil = make_visit(shop, world.evil_store, quality=0.5,
-                      started_at=iso(utcnow() - timedelta(hours=5)),
-                      finished_at=iso(utcnow() - timedelta(hours=4)))  # fmt: skip
+                      started_at=iso(anchor() - timedelta(hours=5)),
+                      finished_at=iso(anchor() - timedelta(hours=4)))  # fmt: skip
     assert push(client, org, evil).status_code == 201
     assert review(client, org, evil["id"], "release").status_code == 200
     storage_for(app).close_thread_connection()
