@@ -241,6 +241,8 @@ def main() -> None:
                 env=env)  # fmt: skip
             run("users", "create", "bench-shopper", "--role", "shopper", "--password", PASSWORD,
                 env=env)  # fmt: skip
+        else:
+            run("init-db", env=env)  # migrations that came after the data was made
         org = existing_org(data_dir / "fieldobs.db")
         print(f"data: {org['visits']:,} visits, {len(org['locations']):,} stores,"
               f" {len(org['areas'])} areas")  # fmt: skip
