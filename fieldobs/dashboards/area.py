@@ -242,7 +242,6 @@ def area_view(
     table = []
     for loc in locations:
         own, passed = moments.get(loc["id"], (Moments(), 0))
-        low, high = mean_interval(own)
         entry: dict[str, Any] = {
             "location_id": loc["id"],
             "name": loc["name"],
@@ -250,8 +249,8 @@ def area_view(
             "area_name": loc["area_name"],
             "n": own.n,
             "mean": rounded(own.mean),
-            "low": rounded(low),
-            "high": rounded(high),
+            "low": None,  # intervals: for the page's rows only (below)
+            "high": None,
             "share_pass": rounded(100.0 * passed / own.n if own.n else None),
             "adjusted": None,
             "rank": None,
@@ -266,7 +265,7 @@ def area_view(
         if found is not None:
             keys = ("adjusted", "rank", "rank_low", "rank_high", "unranked", "delta", "trend")
             entry.update({k: found.get(k) for k in (*keys, "weight")})
-        _interval_of_shown(entry, spread.get(loc["area_id"]))
+        entry["shown"] = entry["adjusted"] if entry["adjusted"] is not None else entry["mean"]
         table.append(entry)
     table.sort(
         key=lambda e: (
@@ -282,6 +281,11 @@ def area_view(
     page = min(max(1, page), pages)
     shown = table[(page - 1) * per_page : page * per_page]
     shown_ids = [row["location_id"] for row in shown]
+    for row in shown:
+        # Worked out for the rows drawn: an all-areas table has thousands.
+        low, high = mean_interval(moments.get(row["location_id"], (Moments(), 0))[0])
+        row["low"], row["high"] = rounded(low), rounded(high)
+        _interval_of_shown(row, spread.get(row["area_id"]))
     sparks = _sparklines(db, shown_ids, filters)
     for row in shown:
         row["spark"] = sparks.get(row["location_id"], [])
