@@ -183,10 +183,12 @@ def test_assignment_create_cancel_and_reassign(
         checklist="mystery-shop",
         window_start="2030-02-01",
         window_end="2030-02-07",
+        scenario="Ask for a refund without the receipt.",
     )
     assert created.status_code == 303  # type: ignore[attr-defined]
     html = client.get("/admin/assignments?status=open").get_data(as_text=True)
     assert "Dublin" in html
+    assert "Ask for a refund without the receipt." in html
     listing = client.get(
         "/api/v1/assignments", headers=world.org.auth("admin"), query_string={"status": "open"}
     ).get_json()
