@@ -193,11 +193,11 @@ export class Sync extends EventTarget {
     try {
       do {
         this.again = false;
-        // One tab at a time sends (Web Locks where the browser has them).
+        // One tab at a time sends (Web Locks where the browser has them); a tab that finds
+        // another one sending waits its turn, since that run may have started too early to
+        // see this tab's newest visit.
         if (navigator.locks) {
-          await navigator.locks.request("fieldobs-sync", { ifAvailable: true }, async (lock) => {
-            if (lock) await this.once(force);
-          });
+          await navigator.locks.request("fieldobs-sync", () => this.once(force));
         } else {
           await this.once(force);
         }
