@@ -134,6 +134,10 @@ def phone(browser: Any) -> Iterator[Callable[..., Any]]:
 def sign_in(page: Any, base: str, username: str) -> None:
     """Open the app and sign in."""
     page.goto(f"{base}/app/")
+    try:
+        page.get_by_label("Username").wait_for(timeout=10_000)
+    except Exception as error:
+        raise AssertionError(page.content()) from error
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -199,10 +203,10 @@ def photo_files(tmp_path: Path) -> list[Path]:
     return [gps, plain]
 
 
-def shot(page: Any, name: str) -> None:
-    """Save a full-page screenshot at phone width for a person to look at."""
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """Save a screenshot at phone width for a person to look at."""
     SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
@@ -241,15 +245,18 @@ class CountingProxy(FaultProxy):
         conn.sendall(response)
 
 
-@pytest.fixture(scope="session")
-def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """Collect size and timing figures; print them at the end of the session."""
-    found: dict[str, Any] = {}
-    yield found
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and found:
-        reporter.write_line("")
-        reporter.write_line("field app figures (this machine):")
-        for name, value in found.items():
-            shown = f"{value:,.0f}" if isinstance(value, int | float) else str(value)
-            reporter.write_line(f"  {name}: {shown}")
+FIGURES: dict[str, float] = {}
+
+
+@pytest.fixture
+def figures() -> dict[str, float]:
+    """Return where tests put the size and timing figures printed at the end of the run."""
+    return FIGURES
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the figures the tests measured (printed, not asserted as timings)."""
+    if FIGURES:
+        terminalreporter.write_sep("-", "field app figures (this machine)")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value:,.0f}")

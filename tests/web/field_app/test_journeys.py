@@ -37,7 +37,9 @@ def _submitted(page: Any) -> None:
         raise AssertionError(page.inner_text("body")) from error
 
 
-def test_first_load_of_the_shell_is_small(phone: Any, server: Any, figures: dict[str, Any]) -> None:
+def test_first_load_of_the_shell_is_small(
+    phone: Any, server: Any, figures: dict[str, float]
+) -> None:
     with CountingProxy(server.port, always("forward")) as proxy:
         context, console = phone()
         page = context.new_page()
@@ -106,18 +108,19 @@ def test_draft_survives_reload_and_two_finishes_send_one_visit(
     page.get_by_role("button", name="Finish visit").wait_for()
     assert box.get_by_label("Only one of the two").is_checked()
     assert item(page, "greeting.acknowledged_in_time").get_by_label("Seconds").input_value() == "95"
-    shot(page, "03-form-draft-restored")
+    shot(page, "03-form-draft-restored", full_page=False)
 
     # Finish with nothing else answered: the error summary takes focus and links to the items.
     page.get_by_role("button", name="Finish visit").click()
     summary = page.locator(".error-summary")
     summary.wait_for()
+    shot(page, "07-form-error-summary", full_page=False)
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")
     summary.get_by_role("link").first.click()
     assert page.evaluate("document.activeElement.closest('fieldset').id") == (
         "item-greeting.returning_customer_recognised"
     )
-    shot(page, "07-form-errors")
+    shot(page, "07-form-error-jump", full_page=False)
 
     answer_all(
         page, checklist, skip=("greeting.eye_contact_and_welcome", "greeting.acknowledged_in_time")
@@ -167,7 +170,8 @@ def test_returned_visit_is_corrected_as_revision_two(
     page.get_by_role("button", name="Correct visit").click()
     tone = item(page, "tone.courteous_under_pressure")
     tone.get_by_text("Was it really a 5?").wait_for()
-    shot(page, "09-form-correction")
+    tone.scroll_into_view_if_needed()
+    shot(page, "09-form-correction", full_page=False)
     tone.get_by_text("3 – Polite but strained").click()
     _finish(page)
     _submitted(page)
@@ -239,6 +243,7 @@ def test_expired_token_mid_outbox_signs_in_again_and_loses_nothing(
     page.wait_for_timeout(500)
     assert stored_bodies(server.data_dir) == {}
     page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Password").wait_for()
 
     sign_in(page, server.url, "shopper")
     _submitted(page)

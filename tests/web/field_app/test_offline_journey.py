@@ -10,6 +10,7 @@ from tests.web.field_app.conftest import (
     Api,
     add_photos,
     answer_all,
+    item,
     shot,
     sign_in,
     wait_controlled,
@@ -17,7 +18,7 @@ from tests.web.field_app.conftest import (
 
 
 def test_offline_mystery_shop_arrives_once_with_clean_photos(
-    phone: Any, server: Any, api: Api, org: Any, photo_files: Any, figures: dict[str, Any]
+    phone: Any, server: Any, api: Api, org: Any, photo_files: Any, figures: dict[str, float]
 ) -> None:
     assignment = api.assign(org.locations["leeds"])
     checklist = api.json("checklists/mystery-shop")
@@ -38,7 +39,8 @@ def test_offline_mystery_shop_arrives_once_with_clean_photos(
     page.get_by_role("button", name="Finish visit").wait_for()
     answer_all(page, checklist)
     add_photos(page, "notes.queue_photo", photo_files)
-    shot(page, "04-form-filled")
+    item(page, "notes.queue_photo").scroll_into_view_if_needed()
+    shot(page, "04-form-photos", full_page=False)
     page.get_by_role("button", name="Finish visit").click()
     page.locator("#outbox-h").wait_for()
     assert page.locator(".card .state").first.inner_text() == "Waiting to send"

@@ -43,7 +43,9 @@ function showStatus() {
   const s = sync.status;
   const last = s.at ? ` · last sent ${new Date(s.at).toLocaleTimeString([], {
     hour: "2-digit", minute: "2-digit" })}` : "";
-  node.textContent = `${navigator.onLine ? "Online" : "Offline"} · ${s.text || "Ready"}${last}`;
+  node.textContent = navigator.onLine
+    ? `Online · ${s.text || "Ready"}${last}`
+    : "Offline · visits wait on this phone and send themselves later";
   if (!s.busy && !inForm && location.hash.replace(/^#\/?/, "") === "") refreshHome();
 }
 
@@ -134,6 +136,8 @@ function signInScreen() {
   expired ? el("div", { class: "notice warn" }, el("p", {},
     "Your session has ended. Sign in again to send your visits: your drafts and the outbox ",
     "are kept on this phone.")) : null,
+  el("p", { class: "intro" }, "Mystery shops and store walk-throughs, with or without a ",
+    "connection. Sign in once online; after that the app works offline."),
   el("label", { for: "username" }, "Username"), user,
   el("label", { for: "password" }, "Password"), pass,
   button);
@@ -312,9 +316,10 @@ function homeScreen() {
     header(session.role === "manager" ? "Your stores" : "Your visits"),
     el("div", { class: "page" },
       flash.text ? el("div", { class: "notice success", role: "status" }, flash.text) : null,
-      el("div", { class: "row spread" }, send,
-        el("span", { class: "who" }, `Signed in as ${session.username}`), out),
-      el("div", { id: "home-lists" })));
+      el("div", { class: "row send-row" }, send),
+      el("div", { id: "home-lists" }),
+      el("footer", { class: "row spread page-foot" },
+        el("span", { class: "who" }, `Signed in as ${session.username}`), out)));
   flash.text = "";
   showStatus();
   return refreshHome().then(() => performance.mark("home-ready"));
@@ -426,7 +431,9 @@ async function visitScreen(id) {
       performance.measure("finish-to-outbox", "finish-start");
       const last = performance.getEntriesByName("finish-to-outbox").pop();
       window.fieldapp = { ...(window.fieldapp || {}), finishMs: last.duration };
-      flash.text = `Visit finished: it is in the outbox (${STATE_LABELS[entry.state]}).`;
+      flash.text = entry.done
+        ? "This visit was already sent."
+        : "Visit finished and kept on this phone: it sends itself when there is a connection.";
       location.hash = "#/";
       sync.run();
     },
