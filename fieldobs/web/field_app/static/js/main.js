@@ -269,9 +269,42 @@ function recentVisits(pull, outbox) {
     .slice(0, 10);
 }
 
+/** Take a visit the server refused as invalid back into a draft (same id and revision). */
+async function reopen(entry) {
+  const visit = JSON.parse(entry.body);
+  await tx(["drafts", "outbox"], "readwrite", async (s) => {
+    const answers = {};
+    for (const a of visit.answers) {
+      answers[a.item] = { value: a.value ?? null, na: !!a.na, comment: a.comment || "",
+        photos: a.photos || [] };
+    }
+    s.drafts.put({
+      id: visit.id, owner: entry.owner, revision: visit.revision, kind: entry.kind,
+      checklist: visit.checklist, location_id: visit.location_id,
+      assignment_id: visit.assignment_id || null, started_at: visit.started_at,
+      updated_at: Date.now(), answers, notes: visit.notes || "", label: entry.label,
+    });
+    s.outbox.delete(entry.key);
+  });
+  location.hash = `#/visit/${visit.id}`;
+}
+
+async function discard(entry) {
+  // Never silently: the person decides that this visit is not to be sent.
+  if (!window.confirm("Discard this visit? It will not be sent.")) return;
+  await tx("outbox", "readwrite", async (s) => { s.outbox.delete(entry.key); });
+  refreshHome();
+}
+
 function outboxCard(entry) {
   const error = entry.error?.error || entry.error;
-  const fields = entry.error?.error?.fields;
+  const fields = error?.fields;
+  const actions = entry.state !== "attention" ? null : el("div", { class: "row" },
+    entry.status === 422
+      ? el("button", { type: "button", class: "primary", onclick: () => reopen(entry) },
+        "Fix and send again")
+      : null,
+    el("button", { type: "button", class: "danger", onclick: () => discard(entry) }, "Discard"));
   return el("li", { class: "card" },
     el("h3", {}, entry.label?.store || "Visit"),
     el("p", {}, entry.label?.title || "", entry.revision > 1 ? ` · correction ${entry.revision}` : ""),
@@ -279,7 +312,8 @@ function outboxCard(entry) {
     entry.state === "attention" || (error?.message && entry.state === "waiting")
       ? el("p", { class: "field-error" }, error?.message || "",
         fields ? ` (${Object.keys(fields).join(", ")})` : "")
-      : null);
+      : null,
+    actions);
 }
 
 function assignmentCard(a, pull, outbox, drafts) {

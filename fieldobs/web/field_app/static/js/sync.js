@@ -262,7 +262,7 @@ export class Sync extends EventTarget {
         if (status === 200 || status === 201) {
           await updateEntry(e.key, () => ({ state: "sent", error: null, attempts: 0 }));
         } else if ([409, 413, 422].includes(status)) {
-          await updateEntry(e.key, () => ({ state: "attention", error: result.error }));
+          await updateEntry(e.key, () => ({ state: "attention", error: result.error, status }));
         } else {
           await this.later(e, result?.error?.message || "no answer for this visit");
         }
