@@ -20,6 +20,7 @@ from tests.web.field_app.conftest import (
     shot,
     sign_in,
     wait_controlled,
+    wait_until,
 )
 
 UPLOADS = b"PATCH /api/v1/uploads/"
@@ -253,3 +254,43 @@ def test_expired_token_mid_outbox_signs_in_again_and_loses_nothing(
     [visit] = api.visits("shopper")
     assert visit["status"] == "submitted"
     assert api.visits("shopper2") == []
+
+
+def test_new_version_waits_until_the_visit_is_left(
+    phone: Any, server: Any, api: Api, org: Any
+) -> None:
+    api.assign(org.locations["leeds"])
+    context, _console = phone()
+    page = context.new_page()
+    sign_in(page, server.url, "shopper")
+    wait_controlled(page)
+    page.get_by_role("button", name="Start visit").click()
+    box = item(page, "greeting.eye_contact_and_welcome")
+    box.get_by_text("Neither", exact=True).click()
+    page.evaluate("window.stillHere = true")
+    old = page.evaluate("caches.keys()")
+
+    server.settings["FIELD_APP_BUILD"] = "2"
+    server.restart()
+    page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
+    page.get_by_text("A new version of the app is ready").wait_for()
+    # Mid-form: the same page, the same answers, the old version still in charge.
+    assert page.evaluate("window.stillHere") is True
+    assert box.get_by_label("Neither").is_checked()
+
+    page.get_by_role("link", name="← Home").click()
+    try:
+        page.get_by_role("button", name="Continue visit").wait_for(timeout=10_000)
+    except Exception as error:
+        state = page.evaluate(
+            "navigator.serviceWorker.getRegistration()"
+            ".then(r => [r.active?.state, r.waiting?.state, r.installing?.state])"
+        )
+        raise AssertionError(page.inner_text("main") + str(state)) from error
+    assert page.evaluate("window.stillHere === undefined")
+    # Once the new worker has taken over, only its copy of the shell is left.
+    new = wait_until(
+        lambda: (keys := page.evaluate("caches.keys()")) and len(keys) == 1 and keys,
+        what="the new version to take over",
+    )
+    assert new != old

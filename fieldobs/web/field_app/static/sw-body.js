@@ -9,6 +9,9 @@ const SCOPE = new URL("./", self.location).pathname;
 self.addEventListener("install", (event) => {
   // Plain requests: the HTTP cache revalidates (ETag) instead of downloading everything twice.
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)));
+  // Take over at once: a page already open keeps running the code it loaded (it never
+  // fetches code again), and it reloads into this version only between visits.
+  self.skipWaiting();
 });
 
 self.addEventListener("activate", (event) => {
@@ -21,7 +24,8 @@ self.addEventListener("activate", (event) => {
 });
 
 self.addEventListener("message", (event) => {
-  if (event.data && event.data.type === "activate") self.skipWaiting();
+  // waitUntil: the worker must stay alive until skipWaiting has done its work.
+  if (event.data && event.data.type === "activate") event.waitUntil(self.skipWaiting());
 });
 
 self.addEventListener("fetch", (event) => {

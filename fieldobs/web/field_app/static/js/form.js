@@ -154,7 +154,8 @@ export function renderForm(root, { draft, checklist, save, finish, review }) {
       controls.push(input);
       body = input;
     } else {
-      body = el("p", { class: "hint" }, "Take or choose at least one photo.");
+      body = el("p", { class: "hint" }, item.required
+        ? "Take or choose at least one photo." : "Take or choose photos if they help.");
     }
     return { body, controls };
   }

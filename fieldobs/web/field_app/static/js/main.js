@@ -45,7 +45,7 @@ function showStatus() {
     hour: "2-digit", minute: "2-digit" })}` : "";
   node.textContent = navigator.onLine
     ? `Online · ${s.text || "Ready"}${last}`
-    : "Offline · visits wait on this phone and send themselves later";
+    : "Offline · visits send themselves later";
   if (!s.busy && !inForm && location.hash.replace(/^#\/?/, "") === "") refreshHome();
 }
 
@@ -503,14 +503,32 @@ async function render() {
   return homeScreen();
 }
 
+let reloading = false;
+function reloadOnce() {
+  if (reloading) return;
+  reloading = true;
+  location.reload();
+}
+
 function applyUpdate() {
   // Only between visits: a form in progress keeps the version it was opened with.
+  updateReady = false;
+  main.replaceChildren(header("Updating the app…"));
   const waiting = navigator.serviceWorker?.controller && registration?.waiting;
-  if (waiting) waiting.postMessage({ type: "activate" });
-  else location.reload();
+  if (!waiting) return reloadOnce();
+  waiting.addEventListener("statechange", () => {
+    if (waiting.state === "activated") reloadOnce();
+  });
+  waiting.postMessage({ type: "activate" });
 }
 
 let registration = null;
+
+function waitForForm() {
+  updateReady = true;
+  banner.replaceChildren(el("div", { class: "notice info" },
+    "A new version of the app is ready; it starts when you leave this visit."));
+}
 async function registerWorker() {
   if (!("serviceWorker" in navigator)) return;
   // The first worker taking control (clients.claim) is no update: nothing to reload.
@@ -518,31 +536,21 @@ async function registerWorker() {
   registration = await navigator.serviceWorker.register("sw.js", { scope: "./" });
   const offer = () => {
     if (!registration.waiting || !navigator.serviceWorker.controller) return;
-    if (inForm) {
-      banner.replaceChildren(el("div", { class: "notice info" },
-        "A new version of the app is ready; it starts when you leave this visit."));
-      updateReady = true;
-    } else {
-      registration.waiting.postMessage({ type: "activate" });
-    }
+    if (inForm) waitForForm();
+    else registration.waiting.postMessage({ type: "activate" });
   };
   registration.addEventListener("updatefound", () => {
     registration.installing?.addEventListener("statechange", offer);
   });
   offer();
-  let reloaded = false;
   navigator.serviceWorker.addEventListener("controllerchange", () => {
     if (!hadController) {
       hadController = true;
       return;
     }
-    if (reloaded) return;
-    if (inForm) {
-      updateReady = true; // another tab took the update: this one waits for the form to end
-      return;
-    }
-    reloaded = true;
-    location.reload();
+    // The new version is in charge; this page moves to it only when no visit is open.
+    if (inForm) waitForForm();
+    else reloadOnce();
   });
 }
 
