@@ -126,8 +126,15 @@ def test_draft_survives_reload_and_two_finishes_send_one_visit(
     )
     shot(page, "07-form-error-jump", full_page=False)
 
+    item(page, "greeting.returning_customer_recognised").get_by_label("Not applicable").check()
     answer_all(
-        page, checklist, skip=("greeting.eye_contact_and_welcome", "greeting.acknowledged_in_time")
+        page,
+        checklist,
+        skip=(
+            "greeting.eye_contact_and_welcome",
+            "greeting.acknowledged_in_time",
+            "greeting.returning_customer_recognised",
+        ),
     )
     # A second tab on the same draft, and two taps: both try to finish at once.
     url = page.url
@@ -148,6 +155,8 @@ def test_draft_survives_reload_and_two_finishes_send_one_visit(
     assert answers["greeting.eye_contact_and_welcome"] == "one"
     assert answers["greeting.acknowledged_in_time"] == 95
     assert answers["notes.summary"] == "Helpful and calm."
+    [recognised] = [a for a in bodies[0]["answers"] if a["item"].endswith("customer_recognised")]
+    assert recognised == {"item": recognised["item"], "value": None, "na": True}
 
 
 def test_returned_visit_is_corrected_as_revision_two(

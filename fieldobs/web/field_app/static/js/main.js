@@ -28,7 +28,9 @@ const sync = new Sync(
     // The token is gone: forget it, keep everything else, ask to sign in again.
     session = { ...session, token: null, expired: true };
     await setMeta("session", session);
-    render();
+    // Mid-form, say so without taking the form away; elsewhere, ask to sign in.
+    if (inForm) showExpired();
+    else render();
   },
 );
 sync.addEventListener("change", () => showStatus());
@@ -41,7 +43,7 @@ function showStatus() {
   const node = status();
   if (!node) return;
   const s = sync.status;
-  const last = s.at ? ` · last sent ${new Date(s.at).toLocaleTimeString([], {
+  const last = s.at ? ` · checked ${new Date(s.at).toLocaleTimeString([], {
     hour: "2-digit", minute: "2-digit" })}` : "";
   node.textContent = navigator.onLine
     ? `Online · ${s.text || "Ready"}${last}`
@@ -244,8 +246,10 @@ async function homeLists() {
     recent.length
       ? el("ul", { class: "cards" }, recent.map((v) => el("li", { class: "card compact" },
         el("h3", {}, storeOf(pull, v.location_id).name),
+        // A shopper's own score stays with the reviewers: it could colour the next visit.
         el("p", {}, v.finished_at ? localTime(v.finished_at) : "",
-          v.score !== null && v.score !== undefined ? ` · score ${Math.round(v.score)}` : ""),
+          session.role === "manager" && v.score !== null && v.score !== undefined
+            ? ` · score ${Math.round(v.score)}` : ""),
         el("p", { class: `state state-${v.status}` }, STATE_LABELS[v.status] || v.status))))
       : el("p", { class: "hint" }, "None yet.")));
   return blocks;
@@ -490,9 +494,7 @@ async function render() {
     const unsent = (await byOwner("outbox", owner)).filter((e) => !e.done).length;
     if (session.expired && !location.hash.startsWith("#/visit/")) return signInScreen();
     if (session.expired) {
-      banner.replaceChildren(el("div", { class: "notice warn" },
-        `Your session has ended; ${unsent} visit(s) wait to be sent. `,
-        el("a", { href: "#/", onclick: () => { inForm = false; } }, "Sign in again")));
+      showExpired(unsent);
     } else {
       return signInScreen();
     }
@@ -508,6 +510,13 @@ function reloadOnce() {
   if (reloading) return;
   reloading = true;
   location.reload();
+}
+
+function showExpired(unsent) {
+  const waiting = unsent ? `; ${unsent} finished visit(s) wait to be sent` : "";
+  banner.replaceChildren(el("div", { class: "notice warn", role: "status" },
+    `Your session has ended${waiting}. This visit is kept. `,
+    el("a", { href: "#/" }, "Sign in again")));
 }
 
 function applyUpdate() {
