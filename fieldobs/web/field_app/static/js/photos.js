@@ -85,10 +85,13 @@ export async function prepare(file) {
   try {
     blob = await shrink(file, takenAt);
   } catch {
-    if (!ACCEPTED.includes(file.type)) {
+    // Some browsers give HEIC files no type at all: go by the name's ending.
+    const ending = file.name.toLowerCase().split(".").pop();
+    const type = file.type || { heic: "image/heic", heif: "image/heif", avif: "image/avif" }[ending];
+    if (!ACCEPTED.includes(type)) {
       throw new Error("This file is not a photo the app can send (JPEG, PNG, HEIC, WebP).");
     }
-    blob = file;
+    blob = file.type ? file : new Blob([file], { type });
   }
   return {
     blob,
