@@ -224,6 +224,7 @@ def test_expired_token_mid_outbox_signs_in_again_and_loses_nothing(
     context, _console = phone()
     page = context.new_page()
     sign_in(page, server.url, "shopper")
+    page.get_by_role("button", name="Start visit").wait_for()  # the first pull is in
     wait_controlled(page)
     context.set_offline(True)
     page.get_by_role("button", name="Start visit").click()
