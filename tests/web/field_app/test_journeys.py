@@ -230,6 +230,24 @@ def test_expired_token_mid_outbox_signs_in_again_and_loses_nothing(
     page.get_by_role("button", name="Start visit").click()
     answer_all(page, checklist)
     _finish(page)
+    # Two days without a connection: home says so plainly.
+    page.evaluate(
+        """() => new Promise((resolve) => {
+          indexedDB.open("fieldobs-app").onsuccess = (e) => {
+            const store = e.target.result.transaction("outbox", "readwrite").objectStore("outbox");
+            store.getAll().onsuccess = (r) => {
+              for (const entry of r.target.result) {
+                entry.created_at -= 2 * 86400000;
+                store.put(entry);
+              }
+              store.transaction.oncomplete = resolve;
+            };
+          };
+        })"""
+    )
+    page.reload()
+    page.get_by_text("Visits have waited 2 days to be sent").wait_for()
+    shot(page, "12-home-long-wait")
     token = page.evaluate(
         """() => new Promise((resolve) => {
           indexedDB.open("fieldobs-app").onsuccess = (e) => {

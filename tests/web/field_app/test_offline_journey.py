@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from tests.helpers.photo_factory import assert_sanitised
@@ -16,16 +21,26 @@ from tests.web.field_app.conftest import (
     wait_controlled,
 )
 
+FIELDOBS = Path(sys.executable).parent / "fieldobs"
+
 
 def test_offline_mystery_shop_arrives_once_with_clean_photos(
     phone: Any, server: Any, api: Api, org: Any, photo_files: Any, figures: dict[str, float]
 ) -> None:
     assignment = api.assign(org.locations["leeds"])
+    # The window closes within a day: the scheduler's reminder reaches the shopper's feed.
+    subprocess.run(
+        [str(FIELDOBS), "jobs", "run", "remind_assignments"],
+        env={**os.environ, "FIELDOBS_DATA_DIR": str(server.data_dir)},
+        check=True,
+        capture_output=True,
+    )
     checklist = api.json("checklists/mystery-shop")
     context, console = phone()
     page = context.new_page()
     sign_in(page, server.url, "shopper")
     page.get_by_role("heading", name="Leeds").wait_for()
+    page.get_by_role("heading", name="Reminders").wait_for()
     wait_controlled(page)
     shot(page, "02-home-shopper")
 
@@ -68,4 +83,10 @@ def test_offline_mystery_shop_arrives_once_with_clean_photos(
         assert response.status_code == 200
         assert_sanitised(response.content)
     assert api.json(f"assignments/{assignment['id']}")["status"] == "submitted"
+    # The phone wrote each photo's capture time into the copy it sent; the server kept it.
+    with sqlite3.connect(server.data_dir / "fieldobs.db") as conn:
+        taken = [row[0] for row in conn.execute("SELECT captured_at FROM photos")]
+    conn.close()
+    assert len(taken) == 2
+    assert all(taken)
     assert console.app_errors() == []

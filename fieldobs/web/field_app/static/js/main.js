@@ -336,7 +336,8 @@ function assignmentCard(a, pull, outbox, drafts) {
     el("p", {}, checklist?.title || a.checklist),
     a.scenario ? el("p", {}, el("strong", {}, "Scenario: "), a.scenario) : null,
     finished
-      ? el("p", { class: `state state-${finished.state}` }, STATE_LABELS[finished.state])
+      ? el("p", { class: `state state-${finished.state}` },
+        `Visit finished · ${STATE_LABELS[finished.state]}`)
       : el("button", {
         type: "button", class: "primary",
         disabled: !checklist,
