@@ -302,6 +302,7 @@ def test_new_version_waits_until_the_visit_is_left(
     server.restart()
     page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
     page.get_by_text("A new version of the app is ready").wait_for()
+    shot(page, "13-form-update-waiting", full_page=False)
     # Mid-form: the same page, the same answers, the old version still in charge.
     assert page.evaluate("window.stillHere") is True
     assert box.get_by_label("Neither").is_checked()

@@ -3,7 +3,7 @@
 // to the signed-in person: another person's outbox waits for them on the device.
 
 import { AuthError, getJson, HttpError, request } from "./api.js";
-import { req, tx, byOwner, put, photosOf, get } from "./store.js";
+import { req, tx, byOwner, photosOf, get } from "./store.js";
 import { upload, Refused } from "./tus.js";
 import { backoff, rfc3339 } from "./util.js";
 
@@ -403,5 +403,3 @@ export async function oldestWaiting(owner) {
   if (!waiting.length) return 0;
   return Date.now() - Math.min(...waiting.map((e) => e.created_at));
 }
-
-export { put };
