@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 
+from tests.helpers.browser import CHROMIUM_ARGS, PHONE, chromium_path
 from tests.helpers.fault_proxy import always
 from tests.helpers.photo_factory import jpeg
 from tests.helpers.server_process import stored_bodies
@@ -323,3 +324,23 @@ def test_new_version_waits_until_the_visit_is_left(
         what="the new version to take over",
     )
     assert new != old
+
+
+def test_insecure_address_is_said_plainly(browser: Any, server: Any) -> None:
+    # A name that is not localhost, resolved to 127.0.0.1 inside the browser: plain HTTP
+    # there is not a secure context, as on a phone opening http://<server's address>.
+    launched = browser.browser_type.launch(
+        executable_path=chromium_path(),
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP fieldobs.test 127.0.0.1"],
+    )
+    try:
+        page = launched.new_page(viewport=PHONE)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"http://fieldobs.test:{server.port}/app/")
+        page.get_by_role("heading", name="This connection is not secure").wait_for()
+        assert page.get_by_label("Username").count() == 0
+        shot(page, "00-not-secure")
+        assert errors == []
+    finally:
+        launched.close()
