@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -344,3 +345,33 @@ def test_insecure_address_is_said_plainly(browser: Any, server: Any) -> None:
         assert errors == []
     finally:
         launched.close()
+
+
+def test_refused_visit_waits_for_the_person_then_can_be_discarded(
+    phone: Any, server: Any, api: Api, org: Any
+) -> None:
+    checklist = api.json("checklists/back-to-the-floor")
+    context, _console = phone()
+    page = context.new_page()
+    sign_in(page, server.url, "manager")
+    page.get_by_role("button", name="Start a walk-through").wait_for()
+    wait_controlled(page)
+    context.set_offline(True)
+    page.get_by_role("button", name="Start a walk-through").click()
+    answer_all(page, checklist)
+    _finish(page)
+    # Meanwhile the manager moved on: Leeds is no longer theirs, so the server refuses it.
+    with sqlite3.connect(server.data_dir / "fieldobs.db") as conn:
+        conn.execute("DELETE FROM user_locations WHERE user_id = ?", [org.users["manager"]])
+    conn.close()
+    context.set_offline(False)
+    page.get_by_text("Needs attention").wait_for()
+    shot(page, "14-home-needs-attention")
+    assert stored_bodies(server.data_dir) == {}
+    # Their old cursor is foreign to the new scope (410): the feed starts over, Leeds goes.
+    page.get_by_text("No stores are assigned to you.").wait_for()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Discard").click()
+    page.locator("#outbox-h").wait_for(state="detached")
+    assert stored_bodies(server.data_dir) == {}

@@ -219,7 +219,8 @@ async function homeLists() {
     blocks.push(el("section", { class: "block", "aria-labelledby": "walk-h" },
       el("h2", { id: "walk-h" }, "Walk-through"),
       !walk || !stores.length
-        ? el("p", { class: "hint" }, "Connect once to fetch your stores and the checklist.")
+        ? el("p", { class: "hint" }, pull.cursor && walk ? "No stores are assigned to you."
+          : "Connect once to fetch your stores and the checklist.")
         : el("ul", { class: "cards" }, stores.map((store) => {
           const draft = drafts.find((d) => d.location_id === store.id && d.kind === "walkthrough");
           return el("li", { class: "card" },
@@ -315,7 +316,8 @@ function outboxCard(entry) {
     el("p", { class: `state state-${entry.state}` }, STATE_LABELS[entry.state] || entry.state),
     entry.state === "attention" || (error?.message && entry.state === "waiting")
       ? el("p", { class: "field-error" }, error?.message || "",
-        fields ? ` (${Object.keys(fields).join(", ")})` : "")
+        fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}: ${[v].flat().join(" ")}`)
+          .join("; ")}` : "")
       : null,
     actions);
 }
