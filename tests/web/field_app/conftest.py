@@ -227,6 +227,7 @@ class CountingProxy(FaultProxy):
         super().__init__(upstream_port, policy)
         self.sent_bodies: list[tuple[bytes, int]] = []  # (request line, body bytes forwarded)
         self.response_bytes = 0
+        self.head_offsets: list[int] = []  # Upload-Offset of every tus HEAD answer
 
     def _act(self, conn: Any, request: bytes, action: str) -> None:
         line = request.split(b"\r\n", 1)[0]
@@ -242,6 +243,11 @@ class CountingProxy(FaultProxy):
         response = _exchange(self.upstream, request)
         with self._lock:
             self.response_bytes += len(response)
+            if line.startswith(b"HEAD "):
+                for header in response.split(b"\r\n\r\n")[0].split(b"\r\n"):
+                    name, _, value = header.partition(b":")
+                    if name.strip().lower() == b"upload-offset":
+                        self.head_offsets.append(int(value))
         conn.sendall(response)
 
 
