@@ -131,6 +131,13 @@ def test_draft_survives_reload_and_two_finishes_send_one_visit(
     shot(page, "07-form-error-jump", full_page=False)
 
     item(page, "greeting.returning_customer_recognised").get_by_label("Not applicable").check()
+    wait = item(page, "policy_friction.system_wait")
+    wait.get_by_role("button", name="Start timer").click()
+    page.wait_for_timeout(1100)
+    wait.get_by_role("button", name="Stop timer").click()
+    owner = item(page, "ownership.took_ownership")
+    owner.get_by_text("Comment", exact=True).click()
+    owner.get_by_label("Comment on this item").fill("Walked me to the right desk.")
     answer_all(
         page,
         checklist,
@@ -138,6 +145,7 @@ def test_draft_survives_reload_and_two_finishes_send_one_visit(
             "greeting.eye_contact_and_welcome",
             "greeting.acknowledged_in_time",
             "greeting.returning_customer_recognised",
+            "policy_friction.system_wait",
         ),
     )
     # A second tab on the same draft, and two taps: both try to finish at once.
@@ -161,6 +169,9 @@ def test_draft_survives_reload_and_two_finishes_send_one_visit(
     assert answers["notes.summary"] == "Helpful and calm."
     [recognised] = [a for a in bodies[0]["answers"] if a["item"].endswith("customer_recognised")]
     assert recognised == {"item": recognised["item"], "value": None, "na": True}
+    assert 1 <= answers["policy_friction.system_wait"] <= 3  # timed with start/stop
+    [took] = [a for a in bodies[0]["answers"] if a["item"] == "ownership.took_ownership"]
+    assert took["comment"] == "Walked me to the right desk."
 
 
 def test_returned_visit_is_corrected_as_revision_two(
