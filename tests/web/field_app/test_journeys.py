@@ -100,7 +100,7 @@ def test_cut_photo_upload_resumes_from_the_servers_offset(
 
 
 def test_draft_survives_reload_and_two_finishes_send_one_visit(
-    phone: Any, server: Any, api: Api, org: Any
+    phone: Any, server: Any, api: Api, org: Any, photo_files: list[Path]
 ) -> None:
     api.assign(org.locations["leeds"])
     checklist = api.json("checklists/mystery-shop")
@@ -131,6 +131,10 @@ def test_draft_survives_reload_and_two_finishes_send_one_visit(
     shot(page, "07-form-error-jump", full_page=False)
 
     item(page, "greeting.returning_customer_recognised").get_by_label("Not applicable").check()
+    # A photo taken by mistake is deleted: it is neither in the manifest nor on the server.
+    add_photos(page, "notes.queue_photo", photo_files[1:])
+    item(page, "notes.queue_photo").get_by_role("button", name="Delete photo 1").click()
+    item(page, "notes.queue_photo").locator("figure").wait_for(state="detached")
     wait = item(page, "policy_friction.system_wait")
     wait.get_by_role("button", name="Start timer").click()
     page.wait_for_timeout(1100)
@@ -170,6 +174,8 @@ def test_draft_survives_reload_and_two_finishes_send_one_visit(
     [recognised] = [a for a in bodies[0]["answers"] if a["item"].endswith("customer_recognised")]
     assert recognised == {"item": recognised["item"], "value": None, "na": True}
     assert 1 <= answers["policy_friction.system_wait"] <= 3  # timed with start/stop
+    assert bodies[0]["photos"] == []
+    assert "notes.queue_photo" not in answers
     [took] = [a for a in bodies[0]["answers"] if a["item"] == "ownership.took_ownership"]
     assert took["comment"] == "Walked me to the right desk."
 
