@@ -43,4 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     lifecycle.init_app(app)
     scheduler.init_app(app)
+    from fieldobs.web import field_app
+
+    field_app.init_app(app)
     return app

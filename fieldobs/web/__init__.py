@@ -1,1 +1,1 @@
-"""The console: web pages for area leads, managers and admins, on the API's domain functions."""
+"""Pages for people in a browser: the console (console/) and the field app (field_app/)."""
