@@ -21,6 +21,7 @@ from fieldobs.extensions import settings_of
 from fieldobs.operations.jobs import JOBS
 from fieldobs.timeutil import to_rfc3339, utcnow
 from tests.helpers.app import Org
+from tests.helpers.responses import json_object
 from tests.helpers.visit_factory import make_visit
 
 
@@ -36,7 +37,7 @@ def in_hours(hours: float) -> str:
 
 def checklist(client: FlaskClient, org: Org, slug: str = "mystery-shop") -> dict[str, Any]:
     """Return the latest version of a checklist."""
-    return client.get(f"/api/v1/checklists/{slug}", headers=org.auth("admin")).get_json()
+    return json_object(client.get(f"/api/v1/checklists/{slug}", headers=org.auth("admin")))
 
 
 def assign(
