@@ -166,12 +166,13 @@ def measure(repo: Path, settings: dict[str, str], photo: bytes) -> dict[str, Any
         token = server.token()
         server.upload_at_once(token, buffer.getvalue(), 4 * CONCURRENT)
         assert server.process is not None
-        baseline = _rss_mb(server.process.pid)
+        process = server.process
+        baseline = _rss_mb(process.pid)
         peak, stop = [baseline], threading.Event()
 
         def sample() -> None:
             while not stop.is_set():
-                peak[0] = max(peak[0], _rss_mb(server.process.pid))  # type: ignore[union-attr]
+                peak[0] = max(peak[0], _rss_mb(process.pid))
                 time.sleep(0.02)
 
         sampler = threading.Thread(target=sample)

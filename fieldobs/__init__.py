@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("FIELDOBS")
     if config:
         app.config.update(config)
+    # app.json is typed as the JSONProvider base; sort_keys is on DefaultJSONProvider, Flask's.
     app.json.sort_keys = bool(app.config["JSON_SORT_KEYS"])  # type: ignore[attr-defined]
     # Typed and checked once: a bad FIELDOBS_* value stops the start, naming the variable.
     settings = Settings.from_config(app.config)

@@ -143,12 +143,15 @@ def _read(config: Mapping[str, Any], key: str, convert: Callable[[Any], T], rule
         raise SettingsError(f"FIELDOBS_{key} must be {rule} (got {config.get(key)!r})") from error
 
 
-def _non_negative(kind: Callable[[Any], T]) -> Callable[[Any], T]:
-    def convert(value: Any) -> T:
+Number = TypeVar("Number", int, float)
+
+
+def _non_negative(kind: Callable[[Any], Number]) -> Callable[[Any], Number]:
+    def convert(value: Any) -> Number:
         if isinstance(value, bool):
             raise ValueError("a boolean is not a number")
         number = kind(value)
-        if number < 0:  # type: ignore[operator]
+        if number < 0:
             raise ValueError("negative")
         return number
 

@@ -114,7 +114,8 @@ def test_stores_differ_in_quality_and_trend(demo: Seeded) -> None:
 
 
 def _average(points: list[dict[str, Any]]) -> float:
-    return sum(p["mean"] for p in points) / len(points)
+    total: float = sum(p["mean"] for p in points)
+    return total / len(points)
 
 
 def test_a_review_queue_with_visits_waiting_some_with_photos(demo: Seeded) -> None:

@@ -206,6 +206,8 @@ def scheduler_command() -> None:
     """Run the scheduled jobs in the foreground until interrupted (a dedicated process)."""
     from fieldobs.operations.scheduler import start_scheduler
 
+    # The scheduler's threads outlive this context: they need the app, not the proxy, which
+    # Flask types as the app itself (so the proxy's own method is unknown to mypy).
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     scheduler = start_scheduler(app)
     stop = threading.Event()

@@ -11,7 +11,7 @@ import re
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -93,14 +93,25 @@ class CleanString(fields.String):
         return text
 
 
-class BoundedList(fields.List):
+_Entry = TypeVar("_Entry")
+
+
+class BoundedList(fields.List[_Entry]):
     """A list refused by its length before its entries are read (validation stays linear)."""
 
-    def __init__(self, cls_or_instance: Any, *, max_items: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        cls_or_instance: fields.Field[_Entry] | type[fields.Field[_Entry]],
+        *,
+        max_items: int,
+        **kwargs: Any,
+    ) -> None:
         self.max_items = max_items
         super().__init__(cls_or_instance, validate=validate.Length(max=max_items), **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> list[_Entry | None]:
         if isinstance(value, list) and len(value) > self.max_items:
             raise ValidationError(f"at most {self.max_items} entries")
         return super()._deserialize(value, attr, data, **kwargs)

@@ -141,7 +141,7 @@ def dump_json(value: Mapping[str, Any] | None) -> str | None:
 
 def entry_row(conn: sqlite3.Connection, seq: int) -> sqlite3.Row:
     """Return the row of an entry or raise KeyError."""
-    row = conn.execute("SELECT * FROM entries WHERE seq = ?", (seq,)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM entries WHERE seq = ?", (seq,)).fetchone()
     if row is None:
         raise KeyError(seq)
     return row

@@ -66,7 +66,7 @@ def make_app(data_dir: Path, **overrides: Any) -> Flask:
 class BufferedClient(FlaskClient):
     """A test client that reads each body whole and closes it (file responses included)."""
 
-    def open(self, *args: Any, **kwargs: Any) -> TestResponse:  # type: ignore[override]
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
         """Send a request; the response body is read and its file closed before returning."""
         kwargs.setdefault("buffered", True)
         response = super().open(*args, **kwargs)

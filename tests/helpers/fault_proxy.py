@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
+from typing import Self
 
 # What to do with one request: forward, drop the response after the server answered,
 # send it twice, delay it, or cut the request in half before the server saw it all.
@@ -113,7 +114,7 @@ class FaultProxy:
             return
         conn.sendall(response)
 
-    def __enter__(self) -> FaultProxy:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

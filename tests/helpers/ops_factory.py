@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -21,6 +21,7 @@ from fieldobs.extensions import settings_of
 from fieldobs.operations.jobs import JOBS
 from fieldobs.timeutil import to_rfc3339, utcnow
 from tests.helpers.app import Org
+from tests.helpers.responses import json_object
 from tests.helpers.visit_factory import make_visit
 
 
@@ -36,7 +37,7 @@ def in_hours(hours: float) -> str:
 
 def checklist(client: FlaskClient, org: Org, slug: str = "mystery-shop") -> dict[str, Any]:
     """Return the latest version of a checklist."""
-    return client.get(f"/api/v1/checklists/{slug}", headers=org.auth("admin")).get_json()
+    return json_object(client.get(f"/api/v1/checklists/{slug}", headers=org.auth("admin")))
 
 
 def assign(
@@ -157,7 +158,7 @@ class Receiver:
         """Return the URL to subscribe."""
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
-    def __enter__(self) -> Receiver:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

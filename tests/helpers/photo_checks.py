@@ -252,7 +252,9 @@ def pixel(data: bytes, xy: tuple[float, float]) -> tuple[int, ...]:
     with Image.open(io.BytesIO(data)) as img:
         rgb = img.convert("RGB")
         x, y = int(xy[0] * (rgb.width - 1)), int(xy[1] * (rgb.height - 1))
-        return tuple(rgb.getpixel((x, y)))  # type: ignore[arg-type]
+        colour = rgb.getpixel((x, y))
+        assert isinstance(colour, tuple), colour
+        return colour
 
 
 def close_to(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 30) -> bool:

@@ -7,6 +7,7 @@ import hashlib
 import io
 import random
 import uuid
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -129,7 +130,7 @@ def patch(
     *,
     user: str = "shopper",
     content_length: int | None = None,
-    **headers: str,
+    headers: Mapping[str, str] | None = None,
 ) -> TestResponse:
     """PATCH a chunk; `content_length` larger than the body simulates a cut connection."""
     overrides: dict[str, Any] = {}
@@ -143,7 +144,7 @@ def patch(
             **org.auth(user),
             "Content-Type": OFFSET_TYPE,
             "Upload-Offset": str(offset),
-            **headers,
+            **(headers or {}),
         },
         environ_overrides=overrides,
     )

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from tests.helpers.app import REPO
 
@@ -56,7 +56,7 @@ class ServerProcess:
         """Return the base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ServerProcess:
+    def start(self) -> Self:
         """Start the server and wait until /healthz answers."""
         env = {
             **os.environ,
@@ -99,7 +99,7 @@ class ServerProcess:
         self.kill()
         self.start()
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

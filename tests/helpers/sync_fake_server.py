@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import threading
 import uuid
@@ -17,11 +18,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from fieldobs_sync.client import ApiClient
 from fieldobs_sync.retry import Backoff, RetryPolicy
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 @dataclass
@@ -175,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault and (fault.drop_after or fault.hang):
             # Do the work, then lose the answer: the client can't know it happened.
-            self.wfile = _Sink()  # type: ignore[assignment]
+            self.wfile = _Sink()
             self._route(path)
             if fault.hang is not None:
                 self.state.hung.set()
@@ -381,12 +385,12 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_HEAD = do_PATCH = do_DELETE = _handle
 
 
-class _Sink:
+class _Sink(io.BufferedIOBase):
     """A write end that swallows everything (for answers the client must never see)."""
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: ReadableBuffer, /) -> int:
         """Discard data."""
-        return len(data)
+        return memoryview(data).nbytes
 
     def flush(self) -> None:
         """Do nothing."""

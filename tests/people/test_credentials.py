@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from fieldobs.people.credentials import (
     MAX_PASSWORD_LENGTH,
@@ -16,7 +17,7 @@ from tests.helpers.app import PASSWORD, Org
 DEMO_PASSWORD = "demo-password"
 
 
-def _create(client: FlaskClient, org: Org, **fields: object) -> object:
+def _create(client: FlaskClient, org: Org, **fields: object) -> TestResponse:
     body = {"username": "newbie", "password": "a long unusual phrase", "role": "shopper", **fields}
     return client.post("/api/v1/users", json=body, headers=org.auth("admin"))
 

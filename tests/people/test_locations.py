@@ -115,7 +115,8 @@ def test_csv_import_reports_bad_rows_by_line_and_imports_nothing(
         with pytest.raises(Invalid) as caught:
             import_locations_csv(get_db(), text)
         after = get_db().execute("SELECT count(*) FROM locations").fetchone()[0]
-    assert any(fragment in problem for problem in caught.value.fields[problem_key])  # type: ignore[index]
+    assert caught.value.fields is not None
+    assert any(fragment in problem for problem in caught.value.fields[problem_key])
     assert after == before
 
 

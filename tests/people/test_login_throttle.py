@@ -56,10 +56,13 @@ def test_throttled_attempts_skip_the_password_check(
     _clock(monkeypatch)
     for _ in range(6):
         _login(client, "admin", "wrong guess")
-    checks = []
-    monkeypatch.setattr(
-        "fieldobs.people.accounts.check_password_hash", lambda *a: checks.append(a) or False
-    )
+    checks: list[tuple[object, ...]] = []
+
+    def refuse_and_count(*args: object) -> bool:
+        checks.append(args)
+        return False
+
+    monkeypatch.setattr("fieldobs.people.accounts.check_password_hash", refuse_and_count)
     assert _login(client, "admin", "wrong guess").status_code == 429
     assert checks == []
 

@@ -15,6 +15,7 @@ from fieldobs.db import get_db
 from fieldobs.storage.connection import rows
 from tests.helpers.app import Org, make_app
 from tests.helpers.photo_factory import gif, jpeg, new_id, one_shot, png, sha256, upload
+from tests.helpers.responses import json_object
 from tests.helpers.visit_factory import make_visit, photo_entry
 
 Sender = Callable[..., TestResponse]
@@ -32,7 +33,7 @@ KEPT = {"one_shot": (201, 200), "tus": (204, 204)}
 @pytest.fixture
 def mystery(client: FlaskClient, org: Org) -> dict[str, Any]:
     """Return the latest mystery-shop checklist."""
-    return client.get("/api/v1/checklists/mystery-shop", headers=org.auth("shopper")).get_json()
+    return json_object(client.get("/api/v1/checklists/mystery-shop", headers=org.auth("shopper")))
 
 
 def push(

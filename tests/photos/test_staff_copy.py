@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 from fieldobs.db import get_db
 from fieldobs.storage.connection import transaction
@@ -31,7 +32,8 @@ def camera_jpeg() -> bytes:
 
 def tables(data: bytes) -> dict[int, list[int]]:
     with Image.open(io.BytesIO(data)) as img:
-        return {k: list(v) for k, v in img.quantization.items()}  # type: ignore[attr-defined]
+        assert isinstance(img, JpegImageFile), img.format
+        return {k: list(v) for k, v in img.quantization.items()}
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 from tusclient.storage.filestorage import FileStorage
-from tusclient.uploader import Uploader
+from tusclient.uploader.uploader import Uploader
 
 from tests.helpers.app import Org
 from tests.helpers.photo_factory import assert_sanitised, big_photo, new_id

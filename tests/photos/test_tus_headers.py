@@ -6,6 +6,7 @@ import base64
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.helpers.app import Org
 from tests.helpers.photo_factory import TUS, create, jpeg, metadata, new_id, patch
@@ -26,9 +27,9 @@ NUMBERS = {
 }
 
 
-def assert_names(response: object, header: str) -> None:
-    status = response.status_code  # type: ignore[attr-defined]
-    body = response.get_json()  # type: ignore[attr-defined]
+def assert_names(response: TestResponse, header: str) -> None:
+    status = response.status_code
+    body = response.get_json()
     assert status == 400, body
     assert header in body["error"]["fields"], body
 
@@ -48,7 +49,9 @@ def test_a_garbage_upload_offset_is_400_naming_it(
     data = jpeg(seed=91)
     created = create(client, org, len(data))
     assert created.status_code == 201
-    response = patch(client, org, created.headers["Location"], 0, data, **{"Upload-Offset": value})
+    response = patch(
+        client, org, created.headers["Location"], 0, data, headers={"Upload-Offset": value}
+    )
     assert_names(response, "Upload-Offset")
 
 

@@ -180,7 +180,9 @@ def test_chunks_append_until_the_photo_is_complete(
 
 def test_wrong_content_type_is_415(client: FlaskClient, org: Org) -> None:
     url = created_url(client, org, 10)
-    response = patch(client, org, url, 0, b"abc", **{"Content-Type": "application/octet-stream"})
+    response = patch(
+        client, org, url, 0, b"abc", headers={"Content-Type": "application/octet-stream"}
+    )
     assert response.status_code == 415
     assert offset_of(client, org, url) == 0
 
@@ -200,7 +202,7 @@ def test_offset_conflict_is_409_and_changes_nothing(
 
 def test_missing_offset_is_400(client: FlaskClient, org: Org) -> None:
     url = created_url(client, org, 10)
-    response = patch(client, org, url, 0, b"abc", **{"Upload-Offset": "soon"})
+    response = patch(client, org, url, 0, b"abc", headers={"Upload-Offset": "soon"})
     assert response.status_code == 400
 
 
@@ -218,10 +220,14 @@ def test_checksum_is_verified_per_chunk(
 ) -> None:
     url = created_url(client, org, len(photo))
     chunk = photo[: 3 * READ + 7]
-    good = patch(client, org, url, 0, chunk, **{"Upload-Checksum": checksum(algorithm, chunk)})
+    good = patch(
+        client, org, url, 0, chunk, headers={"Upload-Checksum": checksum(algorithm, chunk)}
+    )
     assert good.status_code == 204
     nxt = photo[len(chunk) : len(chunk) + 1000]
-    bad = patch(client, org, url, len(chunk), nxt, **{"Upload-Checksum": checksum(algorithm, b"x")})
+    bad = patch(
+        client, org, url, len(chunk), nxt, headers={"Upload-Checksum": checksum(algorithm, b"x")}
+    )
     assert bad.status_code == 460
     assert bad.get_json()["error"]["code"] == "checksum_mismatch"
     assert offset_of(client, org, url) == len(chunk)
@@ -231,7 +237,7 @@ def test_checksum_is_verified_per_chunk(
 @pytest.mark.parametrize("header", ["crc32 AAAA", "sha1 not-base64!", "sha1 AAAA"])
 def test_unusable_checksum_header_is_400(client: FlaskClient, org: Org, header: str) -> None:
     url = created_url(client, org, 10)
-    response = patch(client, org, url, 0, b"abc", **{"Upload-Checksum": header})
+    response = patch(client, org, url, 0, b"abc", headers={"Upload-Checksum": header})
     assert response.status_code == 400
     assert offset_of(client, org, url) == 0
 
@@ -283,7 +289,7 @@ def test_a_cut_chunk_with_a_checksum_is_discarded(
     first = photo[:100]
     assert (
         patch(
-            client, org, url, 0, first, **{"Upload-Checksum": checksum("sha1", first)}
+            client, org, url, 0, first, headers={"Upload-Checksum": checksum("sha1", first)}
         ).status_code
         == 204
     )
@@ -295,7 +301,7 @@ def test_a_cut_chunk_with_a_checksum_is_discarded(
         100,
         chunk[:at],
         content_length=len(chunk),
-        **{"Upload-Checksum": checksum("sha1", chunk)},
+        headers={"Upload-Checksum": checksum("sha1", chunk)},
     )
     assert cut.status_code == 400
     assert offset_of(client, org, url) == 100  # unverifiable bytes are not kept

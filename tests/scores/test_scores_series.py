@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -15,6 +16,7 @@ from fieldobs.scores.rebuild import rebuild
 from fieldobs.scoring.stats import t_critical
 from fieldobs.storage.connection import transaction
 from tests.helpers.app import Org
+from tests.helpers.responses import json_object
 from tests.helpers.score_helpers import Visits, get, history_app
 
 
@@ -28,13 +30,15 @@ def visits(app: Flask, client: FlaskClient, org: Org) -> Visits:
     return Visits(app, client, org)
 
 
-def series(client: FlaskClient, org: Org, location: str, query: str, user: str = "admin") -> dict:
+def series(
+    client: FlaskClient, org: Org, location: str, query: str, user: str = "admin"
+) -> dict[str, Any]:
     response = get(client, org, f"/api/v1/locations/{org.locations[location]}/scores?{query}", user)
     assert response.status_code == 200, response.get_json()
-    return dict(response.get_json())
+    return json_object(response)
 
 
-def by_period(body: dict) -> dict:
+def by_period(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {point["period"]: point for point in body["series"]}
 
 
@@ -224,7 +228,9 @@ def test_a_range_is_at_most_ten_years(client: FlaskClient, org: Org, query: str,
 # --- the cached answer: never stale, never to the wrong caller, 304 when unchanged -----------
 
 
-def months(client: FlaskClient, org: Org, location: str, query: str, user: str = "admin") -> dict:
+def months(
+    client: FlaskClient, org: Org, location: str, query: str, user: str = "admin"
+) -> dict[str, dict[str, Any]]:
     """Return the series by month, asked twice: the second answer comes from the cache."""
     first = series(client, org, location, query, user)
     assert series(client, org, location, query, user) == first

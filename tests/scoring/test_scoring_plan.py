@@ -14,9 +14,9 @@ from fieldobs.scoring import plan as scoring_plan
 from fieldobs.scoring.answers import validate_answers
 from fieldobs.scoring.engine import VisitScore, score_visit
 from fieldobs.scoring.plan import ChecklistPlan
+from tests.checklists.test_checklist_format import CHECKLISTS
 from tests.scoring.test_answer_validation import (
     BAD,
-    CHECKLISTS,
     PHOTOS,
     fixture_data,
     full_mystery_shop_answers,
@@ -171,4 +171,4 @@ def test_plan_scores_the_real_mystery_shop_as_the_general_code(
         assert score is not None
         assert score == score_visit(definition, answers, explain=False)
         assert plan.breakdown_json(score) == json.dumps(score.to_dict())
-    assert (score.critical_failures == [item]) == (value is False)
+        assert (score.critical_failures == [item]) == (value is False)

@@ -93,6 +93,7 @@ def test_shrinkage_matches_the_anova_method_of_moments() -> None:
     assert shrinkage.grand_mean == pytest.approx(grand)
     assert shrinkage.within == pytest.approx(within)
     assert shrinkage.between == pytest.approx((between_ms - within) / n0)
+    assert shrinkage.between is not None
     weight = shrinkage.between / (shrinkage.between + within / 1)
     assert shrinkage.adjust(Moments.of([95.0])) == pytest.approx(weight * 95 + (1 - weight) * grand)
 
@@ -119,13 +120,18 @@ def test_one_lucky_visit_is_pulled_below_a_consistently_good_location() -> None:
     ]
     shrinkage = estimate_shrinkage([steady_good, lucky, *others], min_within_df=0)
     assert shrinkage is not None
-    assert shrinkage.adjust(lucky) < shrinkage.adjust(steady_good)  # type: ignore[operator]
+    lucky_adjusted, steady_adjusted = shrinkage.adjust(lucky), shrinkage.adjust(steady_good)
+    assert lucky_adjusted is not None
+    assert steady_adjusted is not None
+    assert lucky_adjusted < steady_adjusted
     assert shrinkage.weight(1) < shrinkage.weight(6)
 
 
 def test_a_longer_window_supplies_the_within_variance_when_the_period_has_too_little() -> None:
     groups = [Moments.of([90.0]), Moments.of([60.0])]
-    assert estimate_shrinkage(groups).within is None  # type: ignore[union-attr]
+    without_fallback = estimate_shrinkage(groups)
+    assert without_fallback is not None
+    assert without_fallback.within is None
     shrinkage = estimate_shrinkage(groups, fallback_within=(2000.0, 20))
     assert shrinkage is not None
     assert shrinkage.within == pytest.approx(100.0)
@@ -220,6 +226,7 @@ def test_with_equal_denominators_the_ratio_gap_is_welch_s_interval(
         ratio_sums([(y * possible, possible) for y in first]),
         ratio_sums([(y * possible, possible) for y in second]),
     )
+    assert difference is not None
     assert difference == pytest.approx(statistics.fmean(first) - statistics.fmean(second))
     va = statistics.variance(first) / len(first)
     vb = statistics.variance(second) / len(second)
@@ -238,5 +245,7 @@ def test_the_ratio_is_of_the_sums_and_needs_two_visits_for_an_interval() -> None
     one = ratio_sums([(50.0, 1.0)])
     two = ratio_sums([(50.0, 1.0), (300.0, 3.0)])
     assert two.ratio == pytest.approx(350.0 / 4.0)
-    assert ratio_difference(two, one) == (pytest.approx(350.0 / 4.0 - 50.0), None, None)
+    difference, low, high = ratio_difference(two, one)
+    assert difference == pytest.approx(350.0 / 4.0 - 50.0)
+    assert (low, high) == (None, None)
     assert ratio_difference(RatioSums(), two) == (None, None, None)

@@ -39,7 +39,7 @@ print(fieldobs_sync.__file__)
 
 def imported_roots(path: Path) -> set[str]:
     """Return the top-level names a module imports (absolute imports only)."""
-    roots = set()
+    roots: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             roots.update(alias.name.split(".")[0] for alias in node.names)

@@ -145,12 +145,14 @@ def test_forget_drops_everything(replica: Replica) -> None:
     assert (replica.cursor(), replica.locations()) == (None, [])
 
 
-def test_stuck_cursor_is_detected(server: FakeHTTPServer, replica: Replica) -> None:
+def test_stuck_cursor_is_detected(
+    server: FakeHTTPServer, replica: Replica, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = fast_client(server.url)
 
     def stuck(cursor: str | None, limit: int | None = None) -> dict[str, Any]:
         return page("same", has_more=True)
 
-    client.get_changes = stuck  # type: ignore[method-assign]
+    monkeypatch.setattr(client, "get_changes", stuck)
     with pytest.raises(ProtocolError, match="cursor"):
         pull_changes(client, replica)

@@ -113,14 +113,15 @@ def test_correction_refuses_another_checklist_id_or_revision(
 
 
 def test_correction_keeps_photos_the_server_holds_without_their_files(tmp_path: Path) -> None:
-    photo = {"id": new_id(), "sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg"}
+    photo_id = new_id()
+    photo = {"id": photo_id, "sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg"}
     body = visit(photos=[photo])
     returned = ReturnedVisit.from_feed(feed_item(body))
     with Outbox(tmp_path / "kit.db") as box:
         entry = queue_correction(box, returned, body | {"notes": "Fixed."})
         assert (entry.revision, entry.state, entry.correction) == (2, "pending", True)
-        assert entry.photo_ids == (photo["id"],)
-        assert box.photo(photo["id"]).state == "done"
+        assert entry.photo_ids == (photo_id,)
+        assert box.photo(photo_id).state == "done"
         assert box.photos_to_upload() == []
         # The same correction again is a no-op; another one must wait for a discard.
         assert queue_correction(box, returned, body | {"notes": "Fixed."}).seq == entry.seq

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from fieldobs.people.scope import Principal
 from fieldobs.visits import push as push_module
 from tests.helpers.app import Org
+from tests.helpers.responses import json_object
 from tests.helpers.visit_factory import make_visit, photo_entry
 
 SURROGATE = "Great \ud83d"
@@ -25,7 +26,7 @@ SURROGATE = "Great \ud83d"
 @pytest.fixture
 def mystery(client: FlaskClient, org: Org) -> dict[str, Any]:
     """Return the latest mystery-shop checklist."""
-    return client.get("/api/v1/checklists/mystery-shop", headers=org.auth("shopper")).get_json()
+    return json_object(client.get("/api/v1/checklists/mystery-shop", headers=org.auth("shopper")))
 
 
 def batch(client: FlaskClient, org: Org, visits: list[Any]) -> list[dict[str, Any]]:
@@ -53,12 +54,13 @@ def stored_revisions(data_dir: Path, visit_id: str) -> int:
 
 def text_item(definition: dict[str, Any]) -> str:
     """Return the id of the checklist's first text item."""
-    return next(
+    item_id: str = next(
         item["id"]
         for section in definition["sections"]
         for item in section["items"]
         if item["type"] == "text"
     )
+    return item_id
 
 
 def with_answer(visit: dict[str, Any], item_id: str, **answer: Any) -> dict[str, Any]:

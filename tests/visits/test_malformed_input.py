@@ -13,6 +13,7 @@ from fieldobs.scoring.answers import MAX_ANSWER_PHOTOS, MAX_COMMENT_LENGTH
 from fieldobs.visits.schema import MAX_ANSWERS, MAX_ITEM_ID_LENGTH, MAX_NOTES_LENGTH, MAX_PHOTOS
 from tests.helpers.app import Org
 from tests.helpers.ops_factory import push, review, visit_now
+from tests.helpers.responses import json_object
 from tests.helpers.visit_factory import make_visit, photo_entry
 
 SURROGATE = "Great \ud83d"
@@ -31,7 +32,7 @@ def query(values: dict[str, str]) -> str:
 @pytest.fixture
 def mystery(client: FlaskClient, org: Org) -> dict[str, Any]:
     """Return the latest mystery-shop checklist."""
-    return client.get("/api/v1/checklists/mystery-shop", headers=org.auth("shopper")).get_json()
+    return json_object(client.get("/api/v1/checklists/mystery-shop", headers=org.auth("shopper")))
 
 
 def fields_of(response: Any) -> dict[str, list[str]]:

@@ -51,7 +51,12 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
 @pytest.fixture
 def checklist(server: ServerProcess, org: Org) -> dict[str, Any]:
     """Return the published mystery-shop checklist, read over HTTP."""
-    return request(server.url, "GET", "/api/v1/checklists/mystery-shop", org.tokens["shopper"])[1]
+    status, body = request(
+        server.url, "GET", "/api/v1/checklists/mystery-shop", org.tokens["shopper"]
+    )
+    assert status == 200
+    assert isinstance(body, dict)
+    return body
 
 
 def push_until_acknowledged(

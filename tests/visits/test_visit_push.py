@@ -16,21 +16,22 @@ from fieldobs.db import get_db
 from fieldobs.storage.connection import transaction
 from fieldobs.visits.review import return_visit
 from tests.helpers.app import Org
+from tests.helpers.responses import json_object
 from tests.helpers.visit_factory import make_visit, photo_entry
 
 
 @pytest.fixture
 def mystery(client: FlaskClient, org: Org) -> dict[str, Any]:
     """Return the latest mystery-shop checklist."""
-    return client.get("/api/v1/checklists/mystery-shop", headers=org.auth("shopper")).get_json()
+    return json_object(client.get("/api/v1/checklists/mystery-shop", headers=org.auth("shopper")))
 
 
 @pytest.fixture
 def walkthrough(client: FlaskClient, org: Org) -> dict[str, Any]:
     """Return the latest back-to-the-floor checklist."""
-    return client.get(
-        "/api/v1/checklists/back-to-the-floor", headers=org.auth("manager")
-    ).get_json()
+    return json_object(
+        client.get("/api/v1/checklists/back-to-the-floor", headers=org.auth("manager"))
+    )
 
 
 def put(client: FlaskClient, org: Org, visit: dict[str, Any], user: str = "shopper") -> Any:
