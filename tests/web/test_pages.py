@@ -9,12 +9,13 @@ from unittest import mock
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from fieldobs.web import pdf
 from tests.web.world import World, csrf_token
 
 
-def _post(client: FlaskClient, page: str, path: str, **data: object) -> object:
+def _post(client: FlaskClient, page: str, path: str, **data: object) -> TestResponse:
     token = csrf_token(client.get(page).get_data(as_text=True))
     return client.post(path, data={"csrf_token": token, **data})
 
@@ -122,7 +123,7 @@ def test_review_returns_with_note_and_item_comments(
         revision="1",
         **{"comment:notes.queue_length": "How many people?"},
     )
-    assert response.status_code == 303  # type: ignore[attr-defined]
+    assert response.status_code == 303
     trail = client.get(f"/visits/{world.unreleased}").get_data(as_text=True)
     assert "Please add the queue length." in trail
     assert "How many people?" in trail
@@ -136,8 +137,8 @@ def test_return_without_note_shows_the_error_and_keeps_comments(
     response = _post(
         client, page, page, action="return", note="", **{"comment:notes.summary": "Kept"}
     )
-    assert response.status_code == 422  # type: ignore[attr-defined]
-    html = response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
     assert "There is a problem" in html
     assert 'href="#f-note"' in html
     assert ">Kept</textarea>" in html
@@ -166,8 +167,8 @@ def test_assignment_import_shows_errors_by_line(
         "/admin/assignments/import",
         csv=(io.BytesIO(text.encode()), "a.csv"),
     )
-    assert response.status_code == 422  # type: ignore[attr-defined]
-    assert "line 3" in response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert response.status_code == 422
+    assert "line 3" in response.get_data(as_text=True)
 
 
 def test_assignment_create_cancel_and_reassign(
@@ -185,7 +186,7 @@ def test_assignment_create_cancel_and_reassign(
         window_end="2030-02-07",
         scenario="Ask for a refund without the receipt.",
     )
-    assert created.status_code == 303  # type: ignore[attr-defined]
+    assert created.status_code == 303
     html = client.get("/admin/assignments?status=open").get_data(as_text=True)
     assert "Dublin" in html
     assert "Ask for a refund without the receipt." in html
@@ -199,15 +200,14 @@ def test_assignment_create_cancel_and_reassign(
         f"/admin/assignments/{first}/reassign",
         shopper="shopper",
     )
-    assert moved.status_code == 303  # type: ignore[attr-defined]
+    assert moved.status_code == 303
     page = client.get("/admin/assignments").get_data(as_text=True)
     assert "reassigned" in page
     later = client.get(
         "/api/v1/assignments", headers=world.org.auth("admin"), query_string={"status": "open"}
     ).get_json()["assignments"][0]["id"]
-    assert (
-        _post(client, "/admin/assignments", f"/admin/assignments/{later}/cancel").status_code == 303
-    )  # type: ignore[attr-defined]
+    cancelled = _post(client, "/admin/assignments", f"/admin/assignments/{later}/cancel")
+    assert cancelled.status_code == 303
 
 
 def test_store_create_edit_and_import(signed_in: Callable[[str], FlaskClient]) -> None:
@@ -215,19 +215,19 @@ def test_store_create_edit_and_import(signed_in: Callable[[str], FlaskClient]) -
     made = _post(
         client, "/admin/stores", "/admin/stores", name="Hull", area_id="1", timezone="Europe/London"
     )
-    assert made.status_code == 303  # type: ignore[attr-defined]
+    assert made.status_code == 303
     bad = _post(client, "/admin/stores", "/admin/stores", name="X", area_id="1", timezone="Mars")
-    assert bad.status_code == 422  # type: ignore[attr-defined]
+    assert bad.status_code == 422
     edited = _post(
         client, "/admin/stores/1", "/admin/stores/1", name="Leeds Central", area_id="1",
         timezone="Europe/London",
     )  # fmt: skip
-    assert edited.status_code == 303  # type: ignore[attr-defined]
+    assert edited.status_code == 303
     text = "name,area,timezone\nSheffield,North,Europe/London\n"
     imported = _post(
         client, "/admin/stores", "/admin/stores/import", csv=(io.BytesIO(text.encode()), "s.csv")
     )
-    assert imported.status_code == 303  # type: ignore[attr-defined]
+    assert imported.status_code == 303
     html = client.get("/admin/stores").get_data(as_text=True)
     assert "Sheffield" in html
     assert "Leeds Central" in html
@@ -238,14 +238,14 @@ def test_person_create_shows_problems(signed_in: Callable[[str], FlaskClient]) -
     bad = _post(
         client, "/admin/people", "/admin/people", username="m2", password="short", role="manager"
     )
-    assert bad.status_code == 422  # type: ignore[attr-defined]
-    html = bad.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
     assert "a manager needs at least one location" in html
     good = _post(
         client, "/admin/people", "/admin/people", username="m2", password="long password",
         role="manager", location_ids="1",
     )  # fmt: skip
-    assert good.status_code == 303  # type: ignore[attr-defined]
+    assert good.status_code == 303
 
 
 def test_webhook_pages(signed_in: Callable[[str], FlaskClient]) -> None:
@@ -255,7 +255,7 @@ def test_webhook_pages(signed_in: Callable[[str], FlaskClient]) -> None:
         client, "/admin/webhooks", "/admin/webhooks", url="https://93.184.215.14/hook",
         events="visit.released",
     )  # fmt: skip
-    assert made.status_code == 303  # type: ignore[attr-defined]
+    assert made.status_code == 303
     html = client.get("/admin/webhooks").get_data(as_text=True)
     assert "signing secret" in html
     assert client.get("/admin/webhooks/1").status_code == 200
@@ -306,8 +306,8 @@ def test_admin_changes_a_managers_scope(
     assert manager.get("/stores/3").status_code == 404
     user = world.org.users["manager"]
     saved = _post(admin, "/admin/people", f"/admin/people/{user}/scope", location_ids=["1", "3"])
-    assert saved.status_code == 303  # type: ignore[attr-defined]
+    assert saved.status_code == 303
     assert manager.get("/stores/3").status_code == 200
     empty = _post(admin, "/admin/people", f"/admin/people/{user}/scope")
-    assert empty.status_code == 422  # type: ignore[attr-defined]
-    assert "a manager needs at least one location" in empty.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert empty.status_code == 422
+    assert "a manager needs at least one location" in empty.get_data(as_text=True)
