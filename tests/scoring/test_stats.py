@@ -13,16 +13,23 @@ from fieldobs.scoring.stats import (
     Moments,
     RatioSums,
     SlopeTest,
+    TrendSums,
     benjamini_hochberg,
     betainc,
     classify_trends,
     estimate_shrinkage,
     mean_interval,
     ratio_difference,
-    slope_test,
+    slope_from_sums,
     t_critical,
     t_two_sided_p,
 )
+
+
+def slope_test(periods: list[tuple[float, Moments]]) -> SlopeTest | None:
+    """Regress every visit's score on its period number, as the rankings do from their sums."""
+    return slope_from_sums(TrendSums.of(periods))
+
 
 SCORES = st.floats(min_value=0, max_value=100, allow_nan=False)
 
