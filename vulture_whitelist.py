@@ -25,6 +25,8 @@ _.sort_keys, _.private, _.no_cache, _.max_age, _.isolation_level, _.row_factory
 _.body_limit  # g.body_limit, read back by the 413 handler (fieldobs/api/errors.py)
 _.readable, _.readinto  # io.RawIOBase (fieldobs/api/limits.py's CappedStream)
 _.exc_type, _.tb  # the __exit__ protocol
+_.line_chart, _.hbar  # called by the console's templates (fieldobs/web/console/templates/)
+_.mtime_ns  # the field app's asset cache key: a changed file is read again
 
 # Kept on purpose.
 _.json_schema_of  # tests/api/test_malformed_json.py reads the views' bodies beside takes_json

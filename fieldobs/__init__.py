@@ -35,6 +35,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     wiring.connect(state)
     db.init_app(app)
     api.init_app(app)
+    # The console (web pages) and its CSRF protection: fieldobs/web/.
+    from fieldobs.web import console
+
+    console.init_app(app)
     from fieldobs import lifecycle
     from fieldobs.cli import commands as cli
     from fieldobs.operations import scheduler
@@ -42,4 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     lifecycle.init_app(app)
     scheduler.init_app(app)
+    from fieldobs.web import field_app
+
+    field_app.init_app(app)
     return app

@@ -10,6 +10,7 @@ from fieldobs.api import (
     auth,
     checklists,
     docs,
+    exports,
     limits,
     orgs,
     review,
@@ -36,6 +37,7 @@ BLUEPRINTS = [
     assignments.blp,
     review.blp,
     webhooks.blp,
+    exports.blp,  # CSV downloads (the console's exports, for tools)
 ]
 
 

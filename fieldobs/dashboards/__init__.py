@@ -1,0 +1,1 @@
+"""What the console's pages show, computed from the same domain functions as the API."""

@@ -1,0 +1,1 @@
+"""Pages for people in a browser: the console (console/) and the field app (field_app/)."""

@@ -1,0 +1,94 @@
+"""Who is at the browser: the session cookie, the roles each page allows, and CSRF."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from flask import current_app, g, redirect, request, url_for
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from fieldobs.db import get_db
+from fieldobs.errors import Forbidden
+from fieldobs.people.scope import Principal, Role
+from fieldobs.people.sessions import session_principal
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+COOKIE = "fieldobs_session"
+PAGE_ROLES = "_fieldobs_page_roles"
+OPEN = "open"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+csrf = CSRFProtect()
+
+
+def roles(*allowed: Role | str) -> Callable[[View], View]:
+    """Declare which roles may open a console page; every page declares this or `open_page`."""
+    frozen = frozenset(Role(r) for r in allowed)
+
+    def mark(view: View) -> View:
+        setattr(view, PAGE_ROLES, frozen)
+        return view
+
+    return mark
+
+
+def open_page(view: View) -> View:
+    """Declare a page anyone may open (sign-in)."""
+    setattr(view, PAGE_ROLES, OPEN)
+    return view
+
+
+def page_roles(view: Callable[..., Any]) -> Iterable[Role] | str | None:
+    """Return what a console view declared."""
+    return getattr(view, PAGE_ROLES, None)
+
+
+def load_caller() -> Response | None:
+    """Find the session's person, then check the page's roles and the CSRF token.
+
+    A before_request hook of the console blueprint. Fails closed: a page that declared nothing
+    is admin-only. Every state-changing request carries the form's CSRF token (sign-in too).
+    """
+    session_id = request.cookies.get(COOKIE)
+    g.principal = session_principal(get_db(), session_id) if session_id else None
+    if request.method not in SAFE_METHODS:
+        csrf.protect()
+    if request.endpoint is None or request.endpoint == "console.static":
+        return None
+    declared = page_roles(current_app.view_functions[request.endpoint])
+    if declared == OPEN:
+        return None
+    if g.principal is None:
+        if request.method in SAFE_METHODS:
+            return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))
+        return redirect(url_for("console.sign_in"))
+    allowed = frozenset({Role.ADMIN}) if declared is None else declared
+    if g.principal.role not in allowed:
+        raise Forbidden(f"A {g.principal.role.replace('_', ' ')} may not open this page.")
+    return None
+
+
+def caller() -> Principal:
+    """Return the signed-in person of this request."""
+    principal: Principal = g.principal
+    return principal
+
+
+def set_session_cookie(response: Response, session_id: str, max_age: int) -> None:
+    """Set the session cookie: HttpOnly, SameSite=Lax, Secure when served over HTTPS."""
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        max_age=max_age,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure,
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    """Remove the session cookie."""
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax")
