@@ -16,13 +16,15 @@ import pytest
 from flask import Flask
 
 from fieldobs import events
-from fieldobs.checklists.published import publish_directory
+from fieldobs.checklists.published import PublishedCache, publish_directory
 from fieldobs.db import get_db, storage_for
 from fieldobs.extensions import state_of
 from fieldobs.people.scope import Principal
+from fieldobs.scores.cache import ScoreCaches
 from fieldobs.storage.connection import Database
-from fieldobs.visits.pull import register_feed
-from fieldobs.visits.push import add_flagger
+from fieldobs.visits.pull import Feeds, register_feed
+from fieldobs.visits.push import Flaggers, add_flagger
+from fieldobs.web.cache import PageCaches
 from tests.helpers.app import REPO, Org, make_app
 from tests.helpers.score_helpers import MYSTERY, Visits
 
@@ -143,3 +145,16 @@ def test_a_series_cached_by_one_app_is_never_served_by_another(
         for app in (first, second)
     ]
     assert means[0] > means[1]
+
+
+@pytest.mark.parametrize(
+    "kind", [events.Subscribers, Flaggers, Feeds, PublishedCache, ScoreCaches, PageCaches]
+)
+def test_each_registry_and_cache_is_the_apps_own_and_reached_from_its_connections(
+    two_apps: tuple[Flask, Flask], kind: type
+) -> None:
+    first, second = two_apps
+    assert state_of(first).get(kind) is not state_of(second).get(kind)
+    for app in (first, second):
+        with app.app_context():
+            assert get_db().app_state.get(kind) is state_of(app).get(kind)
