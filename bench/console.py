@@ -34,18 +34,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from PIL import Image
 
 # Run as a script (python bench/console.py): the scores benchmark's generator is a sibling.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.scores import BIN, REPO, generate
 from fieldobs import create_app
-from fieldobs.api import scores as api_scores
 from fieldobs.db import get_db
 from fieldobs.exports.csv_export import VISIT_SELECT, ExportFilters, export_visits
+from fieldobs.extensions import state_of
 from fieldobs.people.scope import Principal, Role
+from fieldobs.scores.cache import ScoreCaches
 from fieldobs.timeutil import to_rfc3339, utcnow
-from fieldobs.web.cache import AREAS
+from fieldobs.web.cache import page_caches
 
 PASSWORD = "bench-password"
 AT = "2026-10"
@@ -83,13 +85,10 @@ def median_ms(
     return statistics.median(times_ms(call, repeat, before))
 
 
-def forget() -> None:
-    """Empty the API's response caches and the console's, so every answer is computed."""
-    for cache in (api_scores.RANKINGS, api_scores.SERIES):
-        with cache._lock:
-            cache._bodies.clear()
-            cache._bytes = 0
-    AREAS.clear()
+def forget(app: Flask) -> None:
+    """Empty the app's API response caches and its console's, so every answer is computed."""
+    state_of(app).get(ScoreCaches).clear()
+    page_caches(app).areas.clear()
 
 
 def get(client: Any, path: str, headers: dict[str, str] | None = None) -> Callable[[], Any]:
@@ -335,8 +334,8 @@ def main() -> None:
         header = f"{'page':36} {'console':>14} {'API':>14} {'ratio':>12}"
         print(f"{header}  {'cached: console':>16} {'API':>6} {'ratio':>6}  API calls")
         for name, page_call, api_call, what in cases:
-            page_t = times_ms(page_call, args.repeat, forget)
-            api_t = times_ms(api_call, args.repeat, forget)
+            page_t = times_ms(page_call, args.repeat, lambda: forget(app))
+            api_t = times_ms(api_call, args.repeat, lambda: forget(app))
             page_cached = median_ms(page_call, args.repeat)
             api_cached = median_ms(api_call, args.repeat)
             pm, am = statistics.median(page_t), statistics.median(api_t)

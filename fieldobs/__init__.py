@@ -9,8 +9,9 @@ from typing import Any
 from flask import Flask
 
 from fieldobs import api, db, wiring
-from fieldobs.extensions import SETTINGS_KEY
+from fieldobs.extensions import SETTINGS_KEY, STATE_KEY
 from fieldobs.settings import DEFAULTS, Settings
+from fieldobs.storage.app_state import AppState
 
 __all__ = ["create_app"]
 
@@ -30,7 +31,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.from_config(app.config)
     app.extensions[SETTINGS_KEY] = settings
     app.config["DATA_DIR"] = str(settings.data_dir)
-    wiring.connect()
+    # Registries and caches are the app's own, so two apps in one process never share them.
+    app.extensions[STATE_KEY] = state = AppState()
+    wiring.connect(state)
     db.init_app(app)
     api.init_app(app)
     # The console (web pages) and its CSRF protection: fieldobs/web/.

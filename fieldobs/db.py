@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g
 
-from fieldobs.extensions import settings_of
+from fieldobs.extensions import settings_of, state_of
 from fieldobs.storage.connection import Database, Storage
 
 
@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
         settings.database,
         synchronous=settings.sqlite_synchronous,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        app_state=state_of(app),
     )
     app.extensions["fieldobs.storage"] = storage
     app.teardown_appcontext(_release_connection)

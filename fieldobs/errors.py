@@ -61,12 +61,6 @@ class NotFound(FieldobsError):
     default_message = "No such resource."
 
 
-class MethodNotAllowed(FieldobsError):
-    status = 405
-    code = "method_not_allowed"
-    default_message = "This method is not allowed here."
-
-
 class Conflict(FieldobsError):
     status = 409
     code = "conflict"

@@ -6,22 +6,29 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from fieldobs.storage.app_state import AppState
 from fieldobs.storage.connection import Database
 
 Handler = Callable[[Database, dict[str, Any]], None]
 
-_handlers: dict[str, list[Handler]] = defaultdict(list)
+
+class Subscribers:
+    """One app's handlers per event, in the order fieldobs/wiring.py subscribed them."""
+
+    def __init__(self) -> None:
+        self.by_event: defaultdict[str, list[Handler]] = defaultdict(list)
 
 
-def subscribe(event: str, handler: Handler) -> None:
-    """Call `handler(db, payload)` whenever `event` is emitted (idempotent per handler)."""
-    if handler not in _handlers[event]:
-        _handlers[event].append(handler)
+def subscribe(state: AppState, event: str, handler: Handler) -> None:
+    """Call `handler(db, payload)` whenever the app emits `event` (idempotent per handler)."""
+    handlers = state.get(Subscribers).by_event[event]
+    if handler not in handlers:
+        handlers.append(handler)
 
 
 def emit(db: Database, event: str, payload: dict[str, Any]) -> None:
-    """Run every handler of an event inside the caller's transaction."""
-    for handler in _handlers.get(event, ()):
+    """Run every handler the connection's app has for an event, inside the caller's transaction."""
+    for handler in db.app_state.get(Subscribers).by_event.get(event, ()):
         handler(db, payload)
 
 

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -83,3 +84,8 @@ def app(data_dir: Path) -> Iterator[Flask]:
 def client(app: Flask) -> FlaskClient:
     """Return a test client."""
     return app.test_client()
+
+
+# Property tests draw from a fixed seed: the same examples on every run, CI included.
+hypothesis.settings.register_profile("fieldobs", derandomize=True)
+hypothesis.settings.load_profile("fieldobs")

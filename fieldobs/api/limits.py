@@ -1,7 +1,7 @@
 """Request body limits: every endpoint takes a body no larger than what it needs.
 
-Each endpoint's limit is declared (`body_limit` on a view, or `ENDPOINT_LIMITS` by endpoint
-name for views kept elsewhere); every other endpoint takes small JSON (`MAX_JSON_BODY_BYTES`).
+Each endpoint that takes more is listed in `ENDPOINT_LIMITS` by endpoint name; every other
+endpoint takes small JSON (`MAX_JSON_BODY_BYTES`).
 A `Content-Length` over the limit is answered 413 before a byte of the body is read; a chunked
 body is read through a stream that raises 413 as soon as it passes the limit.
 """
@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 
 from fieldobs.errors import PayloadTooLarge
 from fieldobs.extensions import current_settings
 from fieldobs.settings import Settings
 
-View = TypeVar("View", bound=Callable[..., Any])
 Limit = Callable[[Settings], int]
 
-LIMIT_ATTRIBUTE = "_fieldobs_body_limit"
-
-# Endpoints whose views live in other modules, by endpoint name.
+# The endpoints that take more than small JSON, by endpoint name.
 ENDPOINT_LIMITS: dict[str, Limit] = {
     "visits.put_visit": lambda s: s.max_visit_body_bytes,
     "visits.post_visits": lambda s: s.max_batch_body_bytes,
@@ -33,22 +30,9 @@ ENDPOINT_LIMITS: dict[str, Limit] = {
 }
 
 
-def body_limit(limit: Limit) -> Callable[[View], View]:
-    """Declare the largest body a view takes, as a function of the settings."""
-
-    def mark(view: View) -> View:
-        setattr(view, LIMIT_ATTRIBUTE, limit)
-        return view
-
-    return mark
-
-
 def limit_for(endpoint: str | None, settings: Settings) -> int:
     """Return the body limit of an endpoint in bytes."""
-    view = current_app.view_functions.get(endpoint) if endpoint else None
-    declared: Limit | None = getattr(view, LIMIT_ATTRIBUTE, None) or ENDPOINT_LIMITS.get(
-        endpoint or ""
-    )
+    declared = ENDPOINT_LIMITS.get(endpoint or "")
     return declared(settings) if declared else settings.max_json_body_bytes
 
 

@@ -2,16 +2,13 @@
 
 The statistics are described in the modules of fieldobs/scores/. Responses are built from the
 rollups and returned as JSON directly; the schemas in scores_schemas.py document them. Series
-and rankings are kept encoded in a cache keyed on the data version (ResponseCache), after the
-caller's scope has been checked, and carry an ETag: asked again with If-None-Match, an
-unchanged answer is a 304.
+and rankings are kept encoded in the app's caches (fieldobs/scores/cache.py), keyed on the
+data version, after the caller's scope has been checked, and carry an ETag: asked again with
+If-None-Match, an unchanged answer is a 304.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -36,6 +33,7 @@ from fieldobs.db import get_db
 from fieldobs.extensions import current_settings
 from fieldobs.people.scope import Role
 from fieldobs.scores import (
+    BodyCache,
     area_priorities,
     area_ranking,
     data_version,
@@ -44,6 +42,7 @@ from fieldobs.scores import (
     observer_calibration,
     overall_ranking,
     resolve_at,
+    score_caches,
     series_of,
     series_query,
 )
@@ -62,56 +61,18 @@ LOCATION_READERS = (Role.ADMIN, Role.AREA_LEAD, Role.MANAGER)
 AREA_READERS = (Role.ADMIN, Role.AREA_LEAD)
 
 
-class ResponseCache:
-    """Keep the latest JSON bodies of reads, keyed by everything they depend on, with ETags.
-
-    Every key ends with the data version (fieldobs.scores.cache.data_version: bumped by every change
-    to the rollups, to locations and to areas), so a stale body is never served. A body is the
-    same for every caller allowed to see it: views check the caller's scope first, then ask.
-    Each body carries a strong ETag (a hash of its bytes); If-None-Match with it gets a 304.
-    """
-
-    def __init__(self, size: int, max_bytes: int = 16 * 1024 * 1024) -> None:
-        self.size, self.max_bytes = size, max_bytes
-        self._bodies: OrderedDict[Hashable, tuple[bytes, str]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, compute: Callable[[], dict[str, Any]]) -> Response:
-        """Answer from the body cached for key, computing and keeping it when absent."""
-        with self._lock:
-            found = self._bodies.get(key)
-            if found is not None:
-                self._bodies.move_to_end(key)
-        if found is None:
-            body = current_app.json.dumps(compute()).encode()
-            found = (body, hashlib.blake2b(body, digest_size=16).hexdigest())
-            self._keep(key, found)
-        body, etag = found
-        response = Response(body, mimetype="application/json")
-        response.set_etag(etag)
-        # Behind a token: no shared cache may keep it; the browser asks again every time.
-        response.cache_control.private = True
-        response.cache_control.no_cache = True
-        response.make_conditional(request)  # turns itself into a 304 when the ETag matches
-        return response
-
-    def _keep(self, key: Hashable, entry: tuple[bytes, str]) -> None:
-        with self._lock:
-            old = self._bodies.pop(key, None)
-            self._bytes += len(entry[0]) - (len(old[0]) if old else 0)
-            self._bodies[key] = entry
-            # Oldest out first, down to the limits; the newest body stays even if it is larger.
-            while len(self._bodies) > 1 and (
-                len(self._bodies) > self.size or self._bytes > self.max_bytes
-            ):
-                _, (dropped, _) = self._bodies.popitem(last=False)
-                self._bytes -= len(dropped)
+def _answer(cache: BodyCache, key: Hashable, compute: Callable[[], dict[str, Any]]) -> Response:
+    """Answer from the body the app's cache keeps for key (computed when absent), with an ETag."""
+    body, etag = cache.get(key, lambda: current_app.json.dumps(compute()).encode())
+    response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    # Behind a token: no shared cache may keep it; the browser asks again every time.
+    response.cache_control.private = True
+    response.cache_control.no_cache = True
+    response.make_conditional(request)  # turns itself into a 304 when the ETag matches
+    return response
 
 
-# Rankings cost tens of milliseconds; a series about one (the HTTP round trip costs as much).
-RANKINGS = ResponseCache(size=32, max_bytes=32 * 1024 * 1024)
-SERIES = ResponseCache(size=2048)
 # Instances, not classes: given a class, webargs builds a schema on every request (the hot
 # reads below answer in about a millisecond). Loading keeps no state in the schema.
 SERIES_QUERY, RANKING_QUERY = SeriesQuerySchema(), RankingQuerySchema()
@@ -120,12 +81,13 @@ ETAG = {"ETag": {"description": "Changes whenever the answer does", "schema": {"
 
 
 def _versioned(*parts: Any) -> tuple[Any, ...]:
-    """Return a cache key: the data directory, the parts, then the data version.
+    """Return a cache key: the parts, then the data version.
 
     Read before the body is computed, so a body is never older than the version in its key.
     """
-    # The data directory too: copies of one database (tests, restores) share its identity.
-    return (str(current_settings().data_dir), *parts, data_version(get_db()))
+    # The caches are the app's own: a copy of this database in another app (tests, restores)
+    # shares its identity and version, but never these bodies.
+    return (*parts, data_version(get_db()))
 
 
 def _ranking_key(query: dict[str, Any], *scope: Any) -> tuple[Any, ...]:
@@ -155,7 +117,8 @@ def get_series(query: dict[str, Any], location_id: int) -> Response:
     db = get_db()
     # Scope (404) and arguments (422) are checked for this caller before any cached body.
     asked = series_query(db, current_principal(), location_id, **_rename(query))
-    return SERIES.get(_versioned("series", *asked.key), lambda: series_of(db, asked))
+    key = _versioned("series", *asked.key)
+    return _answer(score_caches(db).series, key, lambda: series_of(db, asked))
 
 
 @blp.route("/areas/<int:area_id>/ranking", methods=["GET"])
@@ -169,9 +132,11 @@ def get_area_ranking(query: dict[str, Any], area_id: int) -> Response:
     principal.require_area(area_id)
     key = _ranking_key(query, "area", area_id)
     least = current_settings().ranking_min_visits
-    return RANKINGS.get(
+    db = get_db()
+    return _answer(
+        score_caches(db).rankings,
         key,
-        lambda: area_ranking(get_db(), principal, area_id, min_visits=least, **_rename(query)),
+        lambda: area_ranking(db, principal, area_id, min_visits=least, **_rename(query)),
     )
 
 
@@ -184,9 +149,11 @@ def get_overall_ranking(query: dict[str, Any]) -> Response:
     """Rank every location in the caller's areas (each shrunk toward its own area)."""
     key = _ranking_key(query, "all")
     least = current_settings().ranking_min_visits
-    return RANKINGS.get(
+    db = get_db()
+    return _answer(
+        score_caches(db).rankings,
         key,
-        lambda: overall_ranking(get_db(), current_principal(), min_visits=least, **_rename(query)),
+        lambda: overall_ranking(db, current_principal(), min_visits=least, **_rename(query)),
     )
 
 

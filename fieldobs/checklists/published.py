@@ -13,9 +13,21 @@ from fieldobs.storage.changes import record_change
 from fieldobs.storage.connection import Database, database_id, one, rows, transaction
 from fieldobs.timeutil import now_rfc3339
 
-# Published versions never change, so a process may keep them, and their plans, once read.
-_DEFINITIONS: dict[tuple[str, str, int], dict[str, Any]] = {}
-_PLANS: dict[tuple[str, str, int], ChecklistPlan] = {}
+
+class PublishedCache:
+    """One app's published versions and their plans, kept once read: versions never change.
+
+    Per app, not per process: a copy of a database (a restore, a test's template) shares its
+    identity, yet may publish other content under the same version number.
+    """
+
+    def __init__(self) -> None:
+        self.definitions: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.plans: dict[tuple[str, str, int], ChecklistPlan] = {}
+
+
+def _cache(db: Database) -> PublishedCache:
+    return db.app_state.get(PublishedCache)
 
 
 def publish_directory(db: Database, directory: Path) -> list[dict[str, Any]]:
@@ -74,7 +86,8 @@ def _with_version(row: dict[str, Any]) -> dict[str, Any]:
 def get_version(db: Database, slug: str, version: int) -> dict[str, Any]:
     """Return one published version, or 404."""
     key = (database_id(db), slug, version)
-    cached = _DEFINITIONS.get(key)
+    definitions = _cache(db).definitions
+    cached = definitions.get(key)
     if cached is not None:
         return cached
     row = one(
@@ -87,16 +100,17 @@ def get_version(db: Database, slug: str, version: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"No version {version} of checklist {slug!r}.")
     definition = _with_version(row)
-    _DEFINITIONS[key] = definition
+    definitions[key] = definition
     return definition
 
 
 def get_plan(db: Database, slug: str, version: int) -> ChecklistPlan:
-    """Return the scoring plan of one published version, compiled once per process, or 404."""
+    """Return the scoring plan of one published version, compiled once per app, or 404."""
     key = (database_id(db), slug, version)
-    plan = _PLANS.get(key)
+    plans = _cache(db).plans
+    plan = plans.get(key)
     if plan is None:
-        plan = _PLANS[key] = ChecklistPlan(get_version(db, slug, version))
+        plan = plans[key] = ChecklistPlan(get_version(db, slug, version))
     return plan
 
 

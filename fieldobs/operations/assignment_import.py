@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from fieldobs.errors import Invalid
-from fieldobs.operations.assignment_rules import AssignmentPolicy, check_assignment, stored_id
+from fieldobs.operations.assignment_rules import AssignmentPolicy, check_assignment
 from fieldobs.operations.assignments import insert_assignment, load, present
 from fieldobs.storage.connection import Database, transaction
 from fieldobs.storage.csv_rows import read_csv_rows
+from fieldobs.stored_integers import parse_stored_integer
 
 CSV_REQUIRED = ("shopper", "checklist", "window_start", "window_end")
 
@@ -45,7 +46,7 @@ def import_assignments_csv(
 
 def _csv_location(db: Database, record: dict[str, str]) -> int | None:
     if record.get("location_id"):
-        return stored_id(record["location_id"])
+        return parse_stored_integer(record["location_id"])
     found = db.execute(
         "SELECT id FROM locations WHERE external_ref = ? AND deleted_at IS NULL",
         [record.get("location_ref") or ""],

@@ -13,11 +13,10 @@ from fieldobs.checklists.published import get_latest
 from fieldobs.errors import NotFound
 from fieldobs.people.scope import Role, resolve_principal
 from fieldobs.storage.connection import Database, one
-from fieldobs.stored_integers import is_stored_integer
+from fieldobs.stored_integers import is_stored_integer, parse_stored_integer
 from fieldobs.timeutil import parse_rfc3339, to_rfc3339
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 WINDOW_YEARS = (1970, 9000)
 SCENARIO_MAX_CHARS = 2000  # what the shopper reads on a phone before going in
 
@@ -59,13 +58,6 @@ def parse_window_time(text: str, timezone: str, *, end: bool) -> datetime:
     return local.astimezone(UTC)
 
 
-def stored_id(text: str) -> int | None:
-    """Return the id written as ASCII digits, or None (other digits, beyond 64 bits, not one)."""
-    if not ASCII_DIGITS.fullmatch(text) or not is_stored_integer(number := int(text)):
-        return None
-    return number
-
-
 def find_shopper(db: Database, value: Any) -> dict[str, Any] | None:
     """Return the user named by a JSON number (user id) or a string (username, else an id)."""
     if isinstance(value, bool) or value is None:
@@ -79,7 +71,7 @@ def find_shopper(db: Database, value: Any) -> dict[str, Any] | None:
         )
     text = str(value).strip()
     user = one(db.execute(f"{columns} WHERE username = ?", [text]))
-    if user is None and (user_id := stored_id(text)) is not None:
+    if user is None and (user_id := parse_stored_integer(text)) is not None:
         user = one(db.execute(f"{columns} WHERE id = ?", [user_id]))
     return user
 

@@ -9,7 +9,7 @@ Store-side staff (managers, area leads) see a released mystery shop with:
 - photos as ids and states only: the file facts in the manifest (sha256, size, type) are of the
   original file from the phone, which still carried its metadata; the photos themselves are
   served only as sanitised copies (GET /api/v1/photos/<id>).
-Webhook bodies use the same pseudonym (fieldobs/webhooks.py); the review trail and
+Webhook bodies use the same pseudonym (fieldobs/operations/webhook_bodies.py); the review trail and
 assignments are admin-only.
 """
 

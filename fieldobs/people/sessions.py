@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from fieldobs.errors import Invalid, Unauthorized
 from fieldobs.people import throttle
-from fieldobs.people.accounts import disable_user, get_user, hash_password, set_password
+from fieldobs.people.accounts import disable_user, hash_password, set_password
 from fieldobs.people.credentials import MAX_PASSWORD_LENGTH, normalize_username, password_problems
 from fieldobs.people.scope import Principal, resolve_principal
 from fieldobs.people.throttle import LoginPolicy
@@ -176,8 +176,3 @@ def disable_user_everywhere(db: Database, user_id: int) -> dict[str, Any]:
         user = disable_user(db, user_id)
         end_all_sessions(db, user_id)
     return user
-
-
-def user_of(db: Database, user_id: int) -> dict[str, Any]:
-    """Return a user (for messages)."""
-    return get_user(db, user_id)

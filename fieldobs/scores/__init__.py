@@ -4,12 +4,12 @@ Every figure is read from the rollups and carries the number of visits behind it
 statistics (fieldobs.scoring.stats) work on counts, sums and sums of squares. The modules:
 periods (weeks and months), contribution (which visits count and what each adds), rollups
 (kept in step with each change), rebuild (from scratch), series, ranking, priorities, gap,
-calibration, and cache (what cached answers depend on).
+calibration, and cache (each app's cached answers and what they depend on).
 
 The entry points the API and the web pages call are re-exported here.
 """
 
-from fieldobs.scores.cache import data_version
+from fieldobs.scores.cache import BodyCache, data_version, score_caches
 from fieldobs.scores.calibration import observer_calibration
 from fieldobs.scores.contribution import KINDS, RANKED_KIND
 from fieldobs.scores.gap import location_gap
@@ -21,6 +21,7 @@ from fieldobs.scores.series import SeriesQuery, series_of, series_query
 __all__ = [
     "KINDS",
     "RANKED_KIND",
+    "BodyCache",
     "SeriesQuery",
     "area_priorities",
     "area_ranking",
@@ -30,6 +31,7 @@ __all__ = [
     "observer_calibration",
     "overall_ranking",
     "resolve_at",
+    "score_caches",
     "series_of",
     "series_query",
 ]

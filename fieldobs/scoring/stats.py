@@ -332,11 +332,6 @@ class TrendSums:
         return sums
 
 
-def slope_test(periods: Sequence[tuple[float, Moments]], min_periods: int = 3) -> SlopeTest | None:
-    """Regress every visit's score on its period number x, from per-period moments."""
-    return slope_from_sums(TrendSums.of(periods), min_periods)
-
-
 def slope_from_sums(sums: TrendSums, min_periods: int = 3) -> SlopeTest | None:
     """Return the exact least-squares slope over the individual visits, with its t test.
 

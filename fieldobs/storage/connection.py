@@ -13,12 +13,16 @@ from typing import Any
 
 import sqlite_utils
 
+from fieldobs.storage.app_state import AppState
+
 
 class Database(sqlite_utils.Database):
-    """A sqlite-utils database that knows the lock file queueing its writers."""
+    """A sqlite-utils database that knows the lock file queueing its writers and its app."""
 
     write_lock: int | None = None
     _database_id: str | None = None
+    # Set by the Storage that opened it: the domains reach their app's registries through it.
+    app_state: AppState
 
 
 def database_id(db: Database) -> str:
@@ -36,12 +40,21 @@ SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 class Storage:
     """Hand out one long-lived connection per thread to one SQLite file."""
 
-    def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 10_000,
+        app_state: AppState | None = None,
+    ):
         if synchronous not in SYNCHRONOUS_LEVELS:
             raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
         self.path = path
         self.synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
+        # Without an app (a script, a test of storage alone) the storage is its own app.
+        self.app_state = app_state if app_state is not None else AppState()
         self._local = threading.local()
 
     def connection(self) -> Database:
@@ -63,6 +76,7 @@ class Storage:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         db = Database(conn)
+        db.app_state = self.app_state
         # One descriptor per connection: flock excludes descriptors, across threads and processes.
         db.write_lock = os.open(f"{self.path}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
         return db

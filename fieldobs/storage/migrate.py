@@ -44,11 +44,3 @@ def migrate(db: Database) -> list[str]:
             )
             applied_now.append(name)
     return applied_now
-
-
-def schema_version(db: Database) -> int:
-    """Return the highest applied migration number (0 for an empty database)."""
-    if "schema_migrations" not in db.table_names():
-        return 0
-    row = db.execute("SELECT max(version) FROM schema_migrations").fetchone()
-    return int(row[0] or 0)

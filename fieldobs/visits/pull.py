@@ -11,6 +11,7 @@ from typing import Any
 from fieldobs.checklists.published import get_latest
 from fieldobs.errors import Gone
 from fieldobs.people.scope import Principal
+from fieldobs.storage.app_state import AppState
 from fieldobs.storage.changes import current_seq
 from fieldobs.storage.connection import Database, rows
 from fieldobs.storage.paging import CursorError, ForeignCursor, seal, unseal
@@ -30,15 +31,23 @@ class Feed:
     loader: Loader
 
 
-_feeds: dict[str, Feed] = {}
-
 # The contract's keys are always present, even before anything of their kind exists.
 CONTRACT_KEYS = ("checklists", "locations", "assignments")
 
 
-def register_feed(entity: str, response_key: str, loader: Loader) -> None:
-    """Add an entity kind to the pull feed."""
-    _feeds[entity] = Feed(response_key, loader)
+class Feeds:
+    """One app's entity kinds in the pull feed: checklists and locations, then those added."""
+
+    def __init__(self) -> None:
+        self.by_entity: dict[str, Feed] = {
+            "checklist": Feed("checklists", _load_checklists),
+            "location": Feed("locations", _load_locations),
+        }
+
+
+def register_feed(state: AppState, entity: str, response_key: str, loader: Loader) -> None:
+    """Add an entity kind to the app's pull feed."""
+    state.get(Feeds).by_entity[entity] = Feed(response_key, loader)
 
 
 def _load_checklists(
@@ -70,10 +79,6 @@ def _load_locations(
         else:
             items.append(location)
     return items, deleted
-
-
-register_feed("checklist", "checklists", _load_checklists)
-register_feed("location", "locations", _load_locations)
 
 
 # Cursors ---------------------------------------------------------------------------------
@@ -140,7 +145,7 @@ def pull_changes(
         "server_time": now_rfc3339(),
         "deleted": {},
     }
-    for entity, feed in _feeds.items():
+    for entity, feed in db.app_state.get(Feeds).by_entity.items():
         keys = [
             c["entity_key"]
             for c in changed

@@ -11,6 +11,7 @@ from typing import Any
 from fieldobs import events
 from fieldobs.errors import Conflict, FieldobsError, Invalid
 from fieldobs.people.scope import Principal
+from fieldobs.storage.app_state import AppState
 from fieldobs.storage.connection import Database, one, transaction
 from fieldobs.timeutil import to_rfc3339, utcnow
 from fieldobs.visits.prepare import (
@@ -24,13 +25,18 @@ from fieldobs.visits.states import refresh_status, summary
 Flagger = Callable[[Database, Principal, dict[str, Any]], list[str]]
 
 
-_flaggers: list[Flagger] = []
+class Flaggers:
+    """One app's checks that flag (never reject) a pushed visit."""
+
+    def __init__(self) -> None:
+        self.checks: list[Flagger] = []
 
 
-def add_flagger(flagger: Flagger) -> None:
+def add_flagger(state: AppState, flagger: Flagger) -> None:
     """Register a check that flags (never rejects) a pushed visit, e.g. outside its window."""
-    if flagger not in _flaggers:
-        _flaggers.append(flagger)
+    checks = state.get(Flaggers).checks
+    if flagger not in checks:
+        checks.append(flagger)
 
 
 @dataclass(frozen=True)
@@ -188,7 +194,7 @@ def new_row(
     assert prepared.device_times is not None
     now = received[1]
     observed_at, skew, flags = _clock(prepared.device_times, received, policy)
-    for flagger in _flaggers:
+    for flagger in db.app_state.get(Flaggers).checks:
         flags.extend(flagger(db, principal, data))
     return {
         "id": data["id"],

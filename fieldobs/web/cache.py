@@ -2,7 +2,7 @@
 
 Keys end with fieldobs.scores.data_version (bumped by every change to the rollups,
 locations and areas), so nothing stale is ever shown; callers check the caller's scope first
-and put the scope in the key.
+and put the scope in the key. The caches are the app's own (its AppState), never another's.
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
+
+from flask import Flask
+
+from fieldobs.extensions import state_of
 
 T = TypeVar("T")
 
@@ -43,4 +47,13 @@ class ViewCache:
             self._entries.clear()
 
 
-AREAS = ViewCache(128)
+class PageCaches:
+    """One app's cached page data."""
+
+    def __init__(self) -> None:
+        self.areas = ViewCache(128)
+
+
+def page_caches(app: Flask) -> PageCaches:
+    """Return the page caches of an app."""
+    return state_of(app).get(PageCaches)

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fieldobs.extensions import state_of
 from fieldobs.people.scope import Principal
 from fieldobs.visits import push as push_module
 from tests.helpers.app import Org
@@ -121,19 +123,20 @@ def test_one_hostile_visit_put_alone_is_422_naming_the_field(
 
 
 @contextmanager
-def failing_flagger(notes: str) -> Iterator[None]:
-    """Make flagging raise an unexpected error for visits with these notes, for a while."""
+def failing_flagger(app: Flask, notes: str) -> Iterator[None]:
+    """Make the app's flagging raise an unexpected error for visits with these notes, a while."""
 
     def explode(_db: Any, _principal: Principal, data: dict[str, Any]) -> list[str]:
         if data.get("notes") == notes:
             raise RuntimeError("a bug met by one visit only")
         return []
 
-    push_module.add_flagger(explode)
+    checks = state_of(app).get(push_module.Flaggers).checks
+    push_module.add_flagger(state_of(app), explode)
     try:
         yield
     finally:
-        push_module._flaggers.remove(explode)
+        checks.remove(explode)
 
 
 def test_an_unexpected_error_is_that_visits_own_result(
@@ -141,7 +144,7 @@ def test_an_unexpected_error_is_that_visits_own_result(
 ) -> None:
     good = [make_visit(mystery, org.locations["leeds"]) for _ in range(3)]
     doomed = make_visit(mystery, org.locations["leeds"], notes="boom")
-    with failing_flagger("boom"):
+    with failing_flagger(client.application, "boom"):
         results = batch(client, org, [good[0], doomed, good[1], good[2]])
     assert [r["status"] for r in results] == [201, 500, 201, 201]
     assert results[1]["id"] == doomed["id"]

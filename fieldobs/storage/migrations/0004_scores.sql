@@ -1,5 +1,5 @@
 -- Score rollups, kept in step with the visits inside the same transaction as every change
--- (fieldobs/rollups.py) and recomputable from the visits with `fieldobs scores rebuild`.
+-- (fieldobs/scores/rollups.py) and recomputable from the visits with `fieldobs scores rebuild`.
 -- Periods are the location's local ISO week ('2026-W07', grain 'week') and calendar month
 -- ('2026-02', grain 'month'), fixed when the visit was counted: reads never call strftime.
 

@@ -42,7 +42,7 @@ from fieldobs.photos import service as photo_service
 from fieldobs.photos.store import store_for
 from fieldobs.scores import data_version
 from fieldobs.web import charts, pdf
-from fieldobs.web.cache import AREAS
+from fieldobs.web.cache import page_caches
 from fieldobs.web.console.auth import (
     COOKIE,
     caller,
@@ -208,11 +208,9 @@ def _area_view(db: Any, area_id: int | None, filters: Any) -> dict[str, Any]:
         principal.require_area(area_id)  # scope first: a cached answer is never a leak
     sort, page = request.args.get("sort"), _page_number(request.args)
     scope = None if principal.area_ids is None else tuple(sorted(principal.area_ids))
-    key = (
-        current_app.config["DATA_DIR"], area_id, scope, filters, _pass_mark(), sort, page,
-        data_version(db),
-    )  # fmt: skip
-    view = AREAS.get(
+    # The cache is this app's own: a copy of its database elsewhere never shares it.
+    key = (area_id, scope, filters, _pass_mark(), sort, page, data_version(db))
+    view = page_caches(current_app).areas.get(
         key,
         lambda: _drawn(
             area_view(db, principal, area_id, filters, pass_mark=_pass_mark(), sort=sort, page=page)
@@ -230,7 +228,8 @@ def _area_body(view: dict[str, Any]) -> Markup:
     """Return the area page's tables and charts as HTML, drawn once per data version."""
     # Its links carry the page's own query: every argument is part of the key.
     key = ("body", view["cache_key"], tuple(sorted(request.args.items(multi=True))))
-    return AREAS.get(key, lambda: Markup(render_template("console/_area_body.html", view=view)))  # noqa: S704
+    areas = page_caches(current_app).areas
+    return areas.get(key, lambda: Markup(render_template("console/_area_body.html", view=view)))  # noqa: S704
 
 
 @bp.route("/areas", methods=["GET"])
