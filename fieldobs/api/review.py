@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from fieldobs.api.security import allow, current_principal
+from fieldobs.api.visit_schemas import QueuePageSchema
 from fieldobs.db import get_db
 from fieldobs.people.scope import Role
 from fieldobs.stored_integers import StoredInteger
@@ -95,7 +96,7 @@ class ReviewListSchema(Schema):
 @blp.route("/review/queue", methods=["GET"])
 @allow(Role.ADMIN)
 @blp.arguments(QueueQuerySchema, location="query")
-@blp.response(200, description="{visits, cursor, has_more}; longest waiting first.")
+@blp.response(200, QueuePageSchema, description="Longest waiting first.")
 def get_queue(query: dict[str, Any]) -> dict[str, Any]:
     """List submitted mystery shops awaiting review, oldest submission first."""
     return review_queue(get_db(), **query)
