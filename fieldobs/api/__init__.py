@@ -14,6 +14,7 @@ from fieldobs.api import (
     orgs,
     review,
     scores,
+    upload_docs,
     uploads,
     visits,
     webhooks,
@@ -69,6 +70,7 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", healthz)
     declare_path_ids(api)
+    upload_docs.declare_upload_limit(api.spec._paths, settings_of(app).photos.max_bytes)
     document_errors(app, api)
     limits.init_app(app)  # sizes first: an oversized body is refused before anything reads it
     app.before_request(check_access)

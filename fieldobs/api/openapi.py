@@ -123,6 +123,8 @@ def document_errors(app: Flask, api: Api) -> None:
             responses = operation.setdefault("responses", {})
             responses.pop("default", None)  # flask-smorest's catch-all: every error is listed
             verb = method.lower()
+            if declared == PUBLIC:
+                operation["security"] = []  # no token needed (the document's default wants one)
             statuses = possible_errors(verb, operation, declared == PUBLIC, bool(rule.arguments))
             for status in [*statuses, *EXTRA_ERRORS.get(path, [])]:
                 responses.setdefault(str(status), _error(status, verb))

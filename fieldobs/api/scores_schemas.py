@@ -8,8 +8,9 @@ from fieldobs.scores import KINDS, RANKED_KIND
 from fieldobs.stored_integers import StoredInteger
 
 # Declared so that clients (and schemathesis) know the shape: `2026-02`, or `2026-W07` for weeks.
-MONTH_PATTERN = r"^[0-9]{4}-[0-9]{2}$"
-PERIOD_PATTERN = r"^[0-9]{4}-(W[0-9]{2}|[0-9]{2})$"
+YEAR = "([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"  # year 0 does not exist
+MONTH_PATTERN = f"^{YEAR}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = f"^{YEAR}-(W(0[1-9]|[1-4][0-9]|5[0-3])|0[1-9]|1[0-2])$"
 
 
 def _kind() -> fields.String:

@@ -44,7 +44,9 @@ TUS_RESUMABLE = header(
     {"type": "string", "enum": [TUS_VERSION]},
     required=True,
 )
-UPLOAD_LENGTH = header("Upload-Length", "The photo's size in bytes.", COUNT, required=True)
+UPLOAD_LENGTH = header(
+    "Upload-Length", "The photo's size in bytes.", {**COUNT, "minimum": 1}, required=True
+)
 UPLOAD_METADATA = header(
     "Upload-Metadata",
     "Comma-separated `key base64(value)` pairs: visit_id and photo_id (version 4 UUIDs), "
@@ -57,8 +59,11 @@ UPLOAD_OFFSET = header(
 )
 UPLOAD_CHECKSUM = header(
     "Upload-Checksum",
-    "`sha1 <base64 digest>` of this chunk (460 on a mismatch).",
-    {"type": "string"},
+    "`<algorithm> <base64 digest>` of this chunk (460 on a mismatch).",
+    {
+        "type": "string",
+        "pattern": "^(sha1 [A-Za-z0-9+/]{27}=|md5 [A-Za-z0-9+/]{22}==|sha256 [A-Za-z0-9+/]{43}=)$",
+    },
 )
 
 TEXT = {"type": "string"}
@@ -76,6 +81,13 @@ RESPONSE_HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
     "ETag": ("The image's sha256: send it as If-None-Match.", TEXT),
     "Cache-Control": ("Who may cache the answer, for how long.", TEXT),
 }
+
+
+def declare_upload_limit(paths: dict[str, Any], max_bytes: int) -> None:
+    """Give Upload-Length the largest photo this server takes (a setting)."""
+    for parameter in paths["/api/v1/uploads"]["post"]["parameters"]:
+        if parameter["name"] == "Upload-Length":
+            parameter["schema"] = {**parameter["schema"], "maximum": max_bytes}
 
 
 def binary_body(*media_types: str, description: str) -> dict[str, Any]:

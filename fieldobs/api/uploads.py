@@ -208,7 +208,8 @@ def append_upload(upload_id: str) -> Response:
         offset=_header_int("Upload-Offset"),
         stream=request.stream,
         declared=request.content_length,
-        checksum=uploads.parse_checksum(request.headers.get("Upload-Checksum")),
+        # An empty Upload-Checksum claims no checksum: the same as none.
+        checksum=uploads.parse_checksum(request.headers.get("Upload-Checksum") or None),
     )
     row, outcome = photo_service.receive_chunk(
         get_db(),

@@ -50,7 +50,8 @@ class PushAckSchema(Schema):
 
 class BatchInSchema(Schema):
     visits = fields.List(
-        fields.Raw(),
+        # Any JSON value: a visit that is not even an object is that visit's own 422 result.
+        fields.Raw(allow_none=True),
         required=True,
         metadata={"description": "Up to 100 visits, each shaped like the PUT body."},
     )

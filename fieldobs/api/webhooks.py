@@ -44,7 +44,15 @@ DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
 
 
 class WebhookInSchema(Schema):
-    url = fields.String(required=True, validate=validate.Length(min=1, max=URL_MAX_CHARS))
+    url = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=URL_MAX_CHARS),
+        metadata={
+            "format": "uri",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+            "description": "http(s); its host must resolve to public addresses only",
+        },
+    )
     events = fields.List(
         fields.String(validate=validate.OneOf(EVENTS)),
         required=True,
