@@ -78,14 +78,22 @@ class ReviewSchema(Schema):
     revision = StoredInteger()
     action = fields.String()
     note = fields.String(allow_none=True)
-    item_comments = fields.Dict()
+    item_comments = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "{item_id: comment}"}
+    )
     status_before = fields.String()
     reviewer = fields.Nested(ReviewerSchema)
     created_at = fields.String()
 
 
+class ReviewedVisitSchema(Schema):
+    id = fields.String(required=True)
+    revision = StoredInteger(required=True)
+    status = fields.String(required=True, metadata={"enum": ["released", "returned"]})
+
+
 class ReviewResultSchema(Schema):
-    visit = fields.Dict(metadata={"description": "id, revision, status"})
+    visit = fields.Nested(ReviewedVisitSchema, metadata={"description": "The visit after it"})
     review = fields.Nested(ReviewSchema)
 
 

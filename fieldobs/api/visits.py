@@ -8,8 +8,14 @@ from flask import Response, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from fieldobs.api.openapi import ErrorBodySchema
 from fieldobs.api.security import allow, current_principal
-from fieldobs.api.visit_schemas import ChangesSchema, VisitOutSchema, VisitPageSchema
+from fieldobs.api.visit_schemas import (
+    ChangesSchema,
+    SectionScoreSchema,
+    VisitOutSchema,
+    VisitPageSchema,
+)
 from fieldobs.db import get_db
 from fieldobs.errors import PayloadTooLarge
 from fieldobs.extensions import current_settings
@@ -45,7 +51,7 @@ class PushAckSchema(Schema):
     revision = StoredInteger()
     status = fields.String()
     score = fields.Float(allow_none=True)
-    sections = fields.List(fields.Dict())
+    sections = fields.List(fields.Nested(SectionScoreSchema))
 
 
 class BatchInSchema(Schema):
@@ -60,7 +66,9 @@ class BatchInSchema(Schema):
 class BatchResultSchema(Schema):
     id = fields.String(allow_none=True)
     status = StoredInteger(metadata={"description": "The status PUT would have given."})
-    error = fields.Dict(metadata={"description": "The error body PUT would have given."})
+    error = fields.Nested(
+        ErrorBodySchema, metadata={"description": "The error body PUT would have given."}
+    )
     revision = StoredInteger(metadata={"description": "The revision the server holds."})
     visit_status = fields.String(metadata={"description": "awaiting_photos, submitted, …"})
     score = fields.Float(allow_none=True)
