@@ -90,12 +90,13 @@ def declare_upload_limit(paths: dict[str, Any], max_bytes: int) -> None:
             parameter["schema"] = {**parameter["schema"], "maximum": max_bytes}
 
 
-def binary_body(*media_types: str, description: str) -> dict[str, Any]:
+def binary_body(*media_types: str, description: str, min_bytes: int = 0) -> dict[str, Any]:
     """Return a required request body of raw bytes."""
+    schema = {**BINARY, "minLength": min_bytes} if min_bytes else BINARY
     return {
         "required": True,
         "description": description,
-        "content": {media_type: {"schema": BINARY} for media_type in media_types},
+        "content": {media_type: {"schema": schema} for media_type in media_types},
     }
 
 

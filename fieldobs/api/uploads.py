@@ -253,7 +253,8 @@ def terminate_upload(upload_id: str) -> Response:
     requestBody=docs.binary_body(
         *docs.IMAGE_TYPES,
         "application/octet-stream",
-        description="The image file as the camera wrote it.",
+        description="The image file as the camera wrote it (an empty body is a 400).",
+        min_bytes=1,
     ),
     responses={
         "409": {"description": "Other bytes for this photo id: the first are kept."},
