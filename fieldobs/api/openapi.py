@@ -37,10 +37,19 @@ PATH_ID_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+# Years 0002 to 9998: every time of theirs, whatever its offset, is a moment in UTC too
+# (0001-01-01T00:00:00+08:16 is RFC 3339 but lies before year 1 in UTC, and is refused).
+UTC_SAFE_YEAR = (
+    "(000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+)
+assert RFC3339_PATTERN.startswith("[0-9]{4}-")
+TIMESTAMP_PATTERN = "^" + RFC3339_PATTERN.replace("[0-9]{4}", UTC_SAFE_YEAR, 1) + "$"
+
+
 def field_formats(_converter: Any, field: fields.Field, **_kwargs: Any) -> dict[str, Any]:
     """Return the pattern of the field types that accept less than their OpenAPI format says."""
     if isinstance(field, Timestamp):
-        return {"pattern": f"^{RFC3339_PATTERN}$"}
+        return {"pattern": TIMESTAMP_PATTERN}
     if isinstance(field, PhoneUUID):
         return {"format": "uuid", "pattern": RANDOM_UUID_PATTERN}
     return {}
