@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run run-https test test-fast lint bench clean
+.PHONY: install run run-https test test-fast fuzz lint bench clean
 
 $(STAMP): pyproject.toml setup.py sync/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: lint
 # The edit loop: lint, then every test but those marked slow (real servers, browsers).
 test-fast: lint
 	$(BIN)/pytest -q -m "not slow"
+
+# schemathesis at length against the served OpenAPI document (`make test` runs a short pass).
+fuzz: $(STAMP)
+	FIELDOBS_FUZZ_EXAMPLES=$${FIELDOBS_FUZZ_EXAMPLES:-200} $(BIN)/pytest -q tests/api/test_schema_fuzzing.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

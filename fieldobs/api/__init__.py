@@ -15,13 +15,14 @@ from fieldobs.api import (
     orgs,
     review,
     scores,
+    upload_docs,
     uploads,
     visits,
     webhooks,
 )
 from fieldobs.api.errors import register_error_handlers
 from fieldobs.api.json_body import check_json_body
-from fieldobs.api.openapi import FieldobsApi, document_errors
+from fieldobs.api.openapi import FieldobsApi, declare_path_ids, document_errors, field_formats
 from fieldobs.api.security import check_access, public, secure_json_headers
 from fieldobs.extensions import settings_of
 from fieldobs.stored_integers import StoredIdConverter
@@ -66,9 +67,12 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/token"}
     )
+    api.ma_plugin.converter.add_attribute_function(field_formats)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", healthz)
+    declare_path_ids(api)
+    upload_docs.declare_upload_limit(api.spec._paths, settings_of(app).photos.max_bytes)
     document_errors(app, api)
     limits.init_app(app)  # sizes first: an oversized body is refused before anything reads it
     app.before_request(check_access)

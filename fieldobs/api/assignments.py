@@ -84,6 +84,12 @@ class ReassignSchema(Schema):
     shopper = ShopperField(required=True, metadata={"description": "A user id or a username."})
 
 
+class AssignmentShopperSchema(Schema):
+    id = StoredInteger(required=True)
+    username = fields.String(required=True)
+    display_name = fields.String(required=True)
+
+
 class AssignmentSchema(Schema):
     id = StoredInteger()
     location_id = StoredInteger()
@@ -100,7 +106,7 @@ class AssignmentSchema(Schema):
     submitted_at = fields.String(allow_none=True)
     expired_at = fields.String(allow_none=True)
     cancelled_at = fields.String(allow_none=True)
-    shopper = fields.Dict(metadata={"description": "Admins only: id, username, display_name"})
+    shopper = fields.Nested(AssignmentShopperSchema, metadata={"description": "Admins only"})
     replaced_by = StoredInteger(allow_none=True, metadata={"description": "Admins only"})
     reminded_at = fields.String(allow_none=True, metadata={"description": "Admins only"})
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 
+from fieldobs.api.checklist_schemas import ChecklistListSchema, ChecklistOutSchema
 from fieldobs.api.security import allow
 from fieldobs.checklists.published import get_latest, get_version, list_latest
 from fieldobs.db import get_db
@@ -20,12 +21,9 @@ blp = Blueprint(
 )
 
 
-def _public(definition: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in definition.items() if k != "etag"}
-
-
 def _conditional(definition: dict[str, Any], *, immutable: bool) -> Response:
-    response = jsonify(_public(definition))
+    # Returned as a Response (for the ETag), so dumped here through the documented schema.
+    response = jsonify(ChecklistOutSchema().dump(definition))
     response.set_etag(definition["etag"])
     # An exact version never changes; "latest" may move on the next publish.
     response.cache_control.private = True
@@ -40,15 +38,15 @@ def _conditional(definition: dict[str, Any], *, immutable: bool) -> Response:
 
 @blp.route("", methods=["GET"])
 @allow(*ALL_ROLES)
-@blp.response(200)
+@blp.response(200, ChecklistListSchema)
 def get_checklists() -> dict[str, Any]:
     """List the latest published version of each checklist."""
-    return {"checklists": [_public(d) for d in list_latest(get_db())]}
+    return {"checklists": list_latest(get_db())}
 
 
 @blp.route("/<slug>", methods=["GET"])
 @allow(*ALL_ROLES)
-@blp.response(200)
+@blp.response(200, ChecklistOutSchema)
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag).")
 def get_checklist(slug: str) -> Response:
     """Return the latest published version of a checklist."""
@@ -57,7 +55,7 @@ def get_checklist(slug: str) -> Response:
 
 @blp.route("/<slug>/versions/<int:version>", methods=["GET"])
 @allow(*ALL_ROLES)
-@blp.response(200)
+@blp.response(200, ChecklistOutSchema)
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag).")
 def get_checklist_version(slug: str, version: int) -> Response:
     """Return one exact, immutable version of a checklist."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, g, jsonify
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from flask import Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from fieldobs.errors import FieldobsError, InsufficientStorage, flatten_messages, is_disk_full
 
@@ -54,7 +54,25 @@ def _handle_fieldobs_error(error: FieldobsError) -> Response:
     )
 
 
+def _names_nothing(error: MethodNotAllowed) -> bool:
+    """Tell whether a 405 is for a URL that no method can reach (an id out of range)."""
+    # werkzeug picks the rules by their pattern before their converters check the values:
+    # /locations/9223372036854775808 "allows" GET although GET answers 404 for it too.
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in error.valid_methods or ():
+        try:
+            adapter.match(method=method)
+        except (NotFound, MethodNotAllowed):
+            continue
+        except HTTPException:
+            return False  # a redirect: the URL names something
+        return False
+    return True
+
+
 def _handle_http_exception(error: HTTPException) -> Response:
+    if isinstance(error, MethodNotAllowed) and _names_nothing(error):
+        error = NotFound()
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") if isinstance(data, dict) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -21,6 +22,7 @@ from fieldobs.people.accounts import (
 from fieldobs.people.credentials import (
     MAX_PASSWORD_LENGTH,
     MAX_USERNAME_LENGTH,
+    MIN_PASSWORD_LENGTH,
     password_problems,
     username_problems,
 )
@@ -41,6 +43,9 @@ from fieldobs.stored_integers import StoredInteger
 blp = Blueprint("orgs", __name__, url_prefix="/api/v1", description="Areas, locations and people.")
 
 NAME = validate.Length(min=1, max=200)
+# The names the server's tz database knows: declared, so that clients can offer the list.
+TIMEZONES = {"description": "IANA time zone name", "enum": sorted(available_timezones())}
+PASSWORD_LENGTHS = {"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH}
 
 
 def _timezone(name: str) -> None:
@@ -76,9 +81,7 @@ class AreaListSchema(Schema):
 class LocationInSchema(Schema):
     name = fields.String(required=True, validate=NAME)
     area_id = StoredInteger(required=True, strict=True)
-    timezone = fields.String(
-        required=True, validate=_timezone, metadata={"description": "IANA time zone name"}
-    )
+    timezone = fields.String(required=True, validate=_timezone, metadata=TIMEZONES)
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
     external_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
 
@@ -86,7 +89,7 @@ class LocationInSchema(Schema):
 class LocationPatchSchema(Schema):
     name = fields.String(validate=NAME)
     area_id = StoredInteger(strict=True)
-    timezone = fields.String(validate=_timezone, metadata={"description": "IANA time zone name"})
+    timezone = fields.String(validate=_timezone, metadata=TIMEZONES)
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
 
 
@@ -125,8 +128,7 @@ class UserInSchema(Schema):
         validate=_password,
         metadata={
             "description": "Not one of the most used passwords, nor the username.",
-            "minLength": 8,
-            "maxLength": MAX_PASSWORD_LENGTH,
+            **PASSWORD_LENGTHS,
         },
     )
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
@@ -148,7 +150,10 @@ class UserPatchSchema(Schema):
     password = fields.String(
         load_only=True,
         validate=_password,
-        metadata={"description": "A new password; every token of the user is revoked."},
+        metadata={
+            "description": "A new password; every token of the user is revoked.",
+            **PASSWORD_LENGTHS,
+        },
     )
     display_name = fields.String(validate=NAME)
 

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from fieldobs.api.security import allow, current_principal
+from fieldobs.api.visit_schemas import QueuePageSchema
 from fieldobs.db import get_db
 from fieldobs.people.scope import Role
 from fieldobs.stored_integers import StoredInteger
@@ -77,14 +78,22 @@ class ReviewSchema(Schema):
     revision = StoredInteger()
     action = fields.String()
     note = fields.String(allow_none=True)
-    item_comments = fields.Dict()
+    item_comments = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "{item_id: comment}"}
+    )
     status_before = fields.String()
     reviewer = fields.Nested(ReviewerSchema)
     created_at = fields.String()
 
 
+class ReviewedVisitSchema(Schema):
+    id = fields.String(required=True)
+    revision = StoredInteger(required=True)
+    status = fields.String(required=True, metadata={"enum": ["released", "returned"]})
+
+
 class ReviewResultSchema(Schema):
-    visit = fields.Dict(metadata={"description": "id, revision, status"})
+    visit = fields.Nested(ReviewedVisitSchema, metadata={"description": "The visit after it"})
     review = fields.Nested(ReviewSchema)
 
 
@@ -95,7 +104,7 @@ class ReviewListSchema(Schema):
 @blp.route("/review/queue", methods=["GET"])
 @allow(Role.ADMIN)
 @blp.arguments(QueueQuerySchema, location="query")
-@blp.response(200, description="{visits, cursor, has_more}; longest waiting first.")
+@blp.response(200, QueuePageSchema, description="Longest waiting first.")
 def get_queue(query: dict[str, Any]) -> dict[str, Any]:
     """List submitted mystery shops awaiting review, oldest submission first."""
     return review_queue(get_db(), **query)

@@ -7,6 +7,11 @@ from marshmallow import Schema, fields, validate
 from fieldobs.scores import KINDS, RANKED_KIND
 from fieldobs.stored_integers import StoredInteger
 
+# Declared so that clients (and schemathesis) know the shape: `2026-02`, or `2026-W07` for weeks.
+YEAR = "([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"  # year 0 does not exist
+MONTH_PATTERN = f"^{YEAR}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = f"^{YEAR}-(W(0[1-9]|[1-4][0-9]|5[0-3])|0[1-9]|1[0-2])$"
+
 
 def _kind() -> fields.String:
     return fields.String(
@@ -31,20 +36,37 @@ def _period(choices: tuple[str, ...] = ("week", "month")) -> fields.String:
 class SeriesQuerySchema(Schema):
     period = _period()
     first = fields.String(
-        data_key="from", metadata={"description": "First period; default: a year (26 weeks) back"}
+        data_key="from",
+        metadata={
+            "description": "First period; default: a year (26 weeks) back",
+            "pattern": PERIOD_PATTERN,
+        },
     )
-    last = fields.String(data_key="to", metadata={"description": "Last period; default: current"})
+    last = fields.String(
+        data_key="to",
+        metadata={"description": "Last period; default: current", "pattern": PERIOD_PATTERN},
+    )
     kind = _kind()
 
 
 class RankingQuerySchema(Schema):
     period = _period(("month",))
-    at = fields.String(metadata={"description": "The period ranked (YYYY-MM); default: current"})
+    at = fields.String(
+        metadata={
+            "description": "The period ranked (YYYY-MM); default: current",
+            "pattern": MONTH_PATTERN,
+        },
+    )
 
 
 class PrioritiesQuerySchema(Schema):
-    first = fields.String(data_key="from", metadata={"description": "First month (YYYY-MM)"})
-    last = fields.String(data_key="to", metadata={"description": "Last month; default: current"})
+    first = fields.String(
+        data_key="from", metadata={"description": "First month (YYYY-MM)", "pattern": MONTH_PATTERN}
+    )
+    last = fields.String(
+        data_key="to",
+        metadata={"description": "Last month; default: current", "pattern": MONTH_PATTERN},
+    )
     months = StoredInteger(
         validate=validate.Range(min=1, max=120),
         metadata={"description": "Without from: the last N months (default 3)"},
@@ -55,14 +77,23 @@ class PrioritiesQuerySchema(Schema):
 
 class GapQuerySchema(Schema):
     period = _period(("month",))
-    first = fields.String(data_key="from", metadata={"description": "First month (YYYY-MM)"})
-    last = fields.String(data_key="to", metadata={"description": "Last month; default: current"})
+    first = fields.String(
+        data_key="from", metadata={"description": "First month (YYYY-MM)", "pattern": MONTH_PATTERN}
+    )
+    last = fields.String(
+        data_key="to",
+        metadata={"description": "Last month; default: current", "pattern": MONTH_PATTERN},
+    )
 
 
 class CalibrationQuerySchema(Schema):
     kind = _kind()
-    first = fields.String(data_key="from", metadata={"description": "First month (YYYY-MM)"})
-    last = fields.String(data_key="to", metadata={"description": "Last month (YYYY-MM)"})
+    first = fields.String(
+        data_key="from", metadata={"description": "First month (YYYY-MM)", "pattern": MONTH_PATTERN}
+    )
+    last = fields.String(
+        data_key="to", metadata={"description": "Last month (YYYY-MM)", "pattern": MONTH_PATTERN}
+    )
 
 
 class SectionMeanSchema(Schema):

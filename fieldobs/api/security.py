@@ -99,6 +99,9 @@ def client_address(trusted_proxies: int) -> str:
 
 def secure_json_headers(response: Response) -> Response:
     """Keep browsers from sniffing JSON, and caches from keeping what a caller was shown."""
+    if response.status_code == 204:
+        # No content, so no type: flask-smorest labels its empty 204 answers as JSON.
+        response.headers.pop("Content-Type", None)
     mimetype = response.mimetype or ""
     if mimetype == "application/json" or mimetype.endswith("+json"):
         response.headers["X-Content-Type-Options"] = "nosniff"

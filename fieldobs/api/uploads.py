@@ -8,6 +8,7 @@ from flask import Response, jsonify, request, send_file, url_for
 from flask_smorest import Blueprint
 from werkzeug.http import http_date
 
+from fieldobs.api import upload_docs as docs
 from fieldobs.api.security import allow, current_principal, public
 from fieldobs.db import get_db
 from fieldobs.errors import BadRequest, FieldobsError, UnsupportedMediaType
@@ -19,9 +20,9 @@ from fieldobs.photos.policy import PhotoSettings
 from fieldobs.photos.store import store_for
 from fieldobs.timeutil import parse_rfc3339, utcnow
 
-TUS_VERSION = "1.0.0"
+TUS_VERSION = docs.TUS_VERSION
 TUS_EXTENSIONS = "creation,termination,expiration,checksum"
-OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+OFFSET_CONTENT_TYPE = docs.OFFSET_CONTENT_TYPE
 UPLOADERS = (Role.SHOPPER, Role.MANAGER, Role.AREA_LEAD, Role.ADMIN)
 
 blp = Blueprint(
@@ -85,7 +86,20 @@ def _upload_headers(response: Response, row: dict[str, object]) -> Response:
 
 @blp.route("/uploads", methods=["OPTIONS"])
 @public
-@blp.doc(responses={"204": {"description": "Tus-Version, Tus-Extension, Tus-Max-Size, ..."}})
+@blp.doc(
+    responses={
+        "204": {
+            "description": "The tus server's capabilities.",
+            "headers": docs.headers(
+                "Tus-Resumable",
+                "Tus-Version",
+                "Tus-Extension",
+                "Tus-Max-Size",
+                "Tus-Checksum-Algorithm",
+            ),
+        }
+    }
+)
 def tus_options() -> Response:
     """Describe the tus server: version, extensions, size limit, checksum algorithms."""
     response = _empty(204)
@@ -101,8 +115,12 @@ def tus_options() -> Response:
 @blp.doc(
     description="Headers: `Upload-Length` (bytes), `Upload-Metadata` with base64 `visit_id`, "
     "`photo_id`, `filename`, `filetype`. The visit may not have arrived yet.",
+    parameters=[docs.TUS_RESUMABLE, docs.UPLOAD_LENGTH, docs.UPLOAD_METADATA],
     responses={
-        "201": {"description": "Created; `Location` is the upload URL."},
+        "201": {
+            "description": "Created; `Location` is the upload URL.",
+            "headers": docs.headers("Tus-Resumable", "Location", "Upload-Offset", "Upload-Expires"),
+        },
         "413": {"description": "Upload-Length over the limit."},
         "404": {"description": "The visit exists and is not the caller's."},
         "400": {"description": "Upload-Length or Upload-Metadata malformed (named in fields)."},
@@ -127,7 +145,22 @@ def create_upload() -> Response:
 
 @blp.route("/uploads/<upload_id>", methods=["HEAD"])
 @allow(*UPLOADERS)
-@blp.doc(responses={"200": {"description": "`Upload-Offset`: the bytes held durably."}})
+@blp.doc(
+    parameters=[docs.TUS_RESUMABLE],
+    responses={
+        "200": {
+            "description": "`Upload-Offset`: the bytes held durably.",
+            "headers": docs.headers(
+                "Tus-Resumable",
+                "Upload-Offset",
+                "Upload-Length",
+                "Upload-Expires",
+                "Cache-Control",
+                optional=("Upload-Metadata",),
+            ),
+        }
+    },
+)
 def upload_offset(upload_id: str) -> Response:
     """Tell how many bytes of the upload the server holds."""
     row = photo_service.upload_status(
@@ -148,8 +181,15 @@ def upload_offset(upload_id: str) -> Response:
     "`Content-Type: application/offset+octet-stream`, optionally with "
     "`Upload-Checksum: sha1 <base64>`. The chunk that completes the upload is processed at "
     "once: a refused photo answers 415/422, other bytes for a known photo id 409.",
+    parameters=[docs.TUS_RESUMABLE, docs.UPLOAD_OFFSET, docs.UPLOAD_CHECKSUM],
+    requestBody=docs.binary_body(
+        OFFSET_CONTENT_TYPE, description="The bytes from Upload-Offset on."
+    ),
     responses={
-        "204": {"description": "Stored; `Upload-Offset` is the new offset."},
+        "204": {
+            "description": "Stored; `Upload-Offset` is the new offset.",
+            "headers": docs.headers("Tus-Resumable", "Upload-Offset", "Upload-Expires"),
+        },
         "409": {"description": "Upload-Offset is not the server's, or the upload is busy."},
         "460": {"description": "Checksum mismatch; the chunk was discarded."},
         "410": {"description": "The upload expired."},
@@ -168,7 +208,8 @@ def append_upload(upload_id: str) -> Response:
         offset=_header_int("Upload-Offset"),
         stream=request.stream,
         declared=request.content_length,
-        checksum=uploads.parse_checksum(request.headers.get("Upload-Checksum")),
+        # An empty Upload-Checksum claims no checksum: the same as none.
+        checksum=uploads.parse_checksum(request.headers.get("Upload-Checksum") or None),
     )
     row, outcome = photo_service.receive_chunk(
         get_db(),
@@ -188,7 +229,15 @@ def append_upload(upload_id: str) -> Response:
 
 @blp.route("/uploads/<upload_id>", methods=["DELETE"])
 @allow(*UPLOADERS)
-@blp.doc(responses={"204": {"description": "Terminated; the bytes are deleted."}})
+@blp.doc(
+    parameters=[docs.TUS_RESUMABLE],
+    responses={
+        "204": {
+            "description": "Terminated; the bytes are deleted.",
+            "headers": docs.headers("Tus-Resumable"),
+        }
+    },
+)
 def terminate_upload(upload_id: str) -> Response:
     """Abandon an upload and delete its bytes (a photo it completed stays)."""
     uploads.terminate_upload(
@@ -201,15 +250,23 @@ def terminate_upload(upload_id: str) -> Response:
 @allow(*UPLOADERS)
 @photos_blp.doc(
     description="Raw image bytes as the body (any Content-Type: the bytes are sniffed).",
+    requestBody=docs.binary_body(
+        *docs.IMAGE_TYPES,
+        "application/octet-stream",
+        description="The image file as the camera wrote it (an empty body is a 400).",
+        min_bytes=1,
+    ),
     responses={
-        "201": {"description": "Stored and processed."},
-        "200": {"description": "The same bytes again: nothing changed."},
         "409": {"description": "Other bytes for this photo id: the first are kept."},
         "413": {"description": "Over ONE_SHOT_PHOTO_MAX_BYTES: use tus."},
         "415": {"description": "Not an accepted image type."},
         "422": {"description": "An image that cannot be accepted (truncated, too many pixels)."},
         "507": {"description": "The disk is full; nothing was kept. Retry after Retry-After."},
     },
+)
+@photos_blp.response(201, docs.PhotoSchema, description="Stored and processed.")
+@photos_blp.alt_response(
+    200, schema=docs.PhotoSchema, description="The same bytes again: nothing changed."
 )
 def put_photo(visit_id: str, photo_id: str) -> Response:
     """Upload a small photo of a visit in one request; safe to repeat."""
@@ -226,7 +283,8 @@ def put_photo(visit_id: str, photo_id: str) -> Response:
     if outcome.error is not None:
         raise outcome.error
     assert outcome.photo is not None
-    response = jsonify(photo_service.present(outcome.photo))
+    # Returned as a Response (for its status), so dumped here through the documented schema.
+    response = jsonify(docs.PhotoSchema().dump(photo_service.present(outcome.photo)))
     response.status_code = outcome.status
     return response
 
@@ -258,11 +316,13 @@ def _serve(photo_id: str, column: str, content_type: str | None) -> Response:
 @allow(*ALL_ROLES)
 @photos_blp.doc(
     responses={
-        "200": {
-            "description": "The sanitised image (no metadata). Managers and area leads get a "
+        "200": docs.image_response(
+            "The sanitised image (no metadata). Managers and area leads get a "
             "re-encoded copy of a JPEG kept losslessly (its quantisation tables could tell the "
-            "shopper's phone model)."
-        }
+            "shopper's phone model).",
+            *docs.IMAGE_TYPES,
+        ),
+        "304": {"description": "Not modified (If-None-Match matched the ETag)."},
     }
 )
 def get_photo(photo_id: str) -> Response:
@@ -272,7 +332,12 @@ def get_photo(photo_id: str) -> Response:
 
 @photos_blp.route("/photos/<photo_id>/thumb", methods=["GET"])
 @allow(*ALL_ROLES)
-@photos_blp.doc(responses={"200": {"description": "A JPEG thumbnail, long side <= 512 px."}})
+@photos_blp.doc(
+    responses={
+        "200": docs.image_response("A JPEG thumbnail, long side <= 512 px.", "image/jpeg"),
+        "304": {"description": "Not modified (If-None-Match matched the ETag)."},
+    }
+)
 def get_photo_thumb(photo_id: str) -> Response:
     """Return a photo's thumbnail, to whoever may see its visit."""
     return _serve(photo_id, "thumb_sha256", photo_service.THUMB_CONTENT_TYPE)

@@ -8,7 +8,14 @@ from flask import Response, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from fieldobs.api.openapi import ErrorBodySchema
 from fieldobs.api.security import allow, current_principal
+from fieldobs.api.visit_schemas import (
+    ChangesSchema,
+    SectionScoreSchema,
+    VisitOutSchema,
+    VisitPageSchema,
+)
 from fieldobs.db import get_db
 from fieldobs.errors import PayloadTooLarge
 from fieldobs.extensions import current_settings
@@ -44,12 +51,13 @@ class PushAckSchema(Schema):
     revision = StoredInteger()
     status = fields.String()
     score = fields.Float(allow_none=True)
-    sections = fields.List(fields.Dict())
+    sections = fields.List(fields.Nested(SectionScoreSchema))
 
 
 class BatchInSchema(Schema):
     visits = fields.List(
-        fields.Raw(),
+        # Any JSON value: a visit that is not even an object is that visit's own 422 result.
+        fields.Raw(allow_none=True),
         required=True,
         metadata={"description": "Up to 100 visits, each shaped like the PUT body."},
     )
@@ -58,7 +66,9 @@ class BatchInSchema(Schema):
 class BatchResultSchema(Schema):
     id = fields.String(allow_none=True)
     status = StoredInteger(metadata={"description": "The status PUT would have given."})
-    error = fields.Dict(metadata={"description": "The error body PUT would have given."})
+    error = fields.Nested(
+        ErrorBodySchema, metadata={"description": "The error body PUT would have given."}
+    )
     revision = StoredInteger(metadata={"description": "The revision the server holds."})
     visit_status = fields.String(metadata={"description": "awaiting_photos, submitted, …"})
     score = fields.Float(allow_none=True)
@@ -122,7 +132,7 @@ def post_visits(batch: dict[str, Any]) -> Response:
 
 @blp.route("/visits/<visit_id>", methods=["GET"])
 @allow(*ALL_ROLES)
-@blp.response(200)
+@blp.response(200, VisitOutSchema)
 def get_one_visit(visit_id: str) -> dict[str, Any]:
     """Return a visit with its scores, status and photo states."""
     return get_visit(get_db(), current_principal(), visit_id, _secret())
@@ -131,7 +141,7 @@ def get_one_visit(visit_id: str) -> dict[str, Any]:
 @blp.route("/visits", methods=["GET"])
 @allow(*ALL_ROLES)
 @blp.arguments(VisitQuerySchema, location="query")
-@blp.response(200)
+@blp.response(200, VisitPageSchema)
 def get_visits(query: dict[str, Any]) -> dict[str, Any]:
     """Return a page of visits in scope, oldest change first."""
     return list_visits(get_db(), current_principal(), _secret(), **query)
@@ -140,7 +150,7 @@ def get_visits(query: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/sync/changes", methods=["GET"])
 @allow(*ALL_ROLES)
 @blp.arguments(ChangesQuerySchema, location="query")
-@blp.response(200)
+@blp.response(200, ChangesSchema)
 @blp.alt_response(410, description="Stale or foreign cursor: pull again without one.")
 def get_changes(query: dict[str, Any]) -> dict[str, Any]:
     """Return what changed since the cursor (everything in scope without one)."""

@@ -44,7 +44,15 @@ DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
 
 
 class WebhookInSchema(Schema):
-    url = fields.String(required=True, validate=validate.Length(min=1, max=URL_MAX_CHARS))
+    url = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=URL_MAX_CHARS),
+        metadata={
+            "format": "uri",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+            "description": "http(s); its host must resolve to public addresses only",
+        },
+    )
     events = fields.List(
         fields.String(validate=validate.OneOf(EVENTS)),
         required=True,
@@ -85,6 +93,41 @@ class NewWebhookSchema(WebhookSchema):
 
 class WebhookListSchema(Schema):
     webhooks = fields.List(fields.Nested(WebhookSchema))
+
+
+class AttemptSchema(Schema):
+    attempt = StoredInteger(required=True)
+    started_at = fields.String(required=True)
+    duration_ms = StoredInteger(required=True, allow_none=True)
+    status_code = StoredInteger(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    outcome = fields.String(required=True, allow_none=True)
+
+
+class DeliverySchema(Schema):
+    id = StoredInteger(required=True)
+    event = fields.String(required=True)
+    event_id = fields.String(required=True, metadata={"format": "uuid"})
+    occurred_at = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": list(DELIVERY_STATUSES)})
+    attempts = StoredInteger(required=True)
+    next_attempt_at = fields.String(
+        required=True, allow_none=True, metadata={"description": "Pending deliveries only"}
+    )
+    delivered_at = fields.String(required=True, allow_none=True)
+    last_error = fields.String(required=True, allow_none=True)
+    body = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The exact bytes sent and signed (null before the first try)"},
+    )
+    log = fields.List(fields.Nested(AttemptSchema), required=True)
+
+
+class DeliveryPageSchema(Schema):
+    deliveries = fields.List(fields.Nested(DeliverySchema), required=True)
+    cursor = fields.String(required=True, allow_none=True)
+    has_more = fields.Boolean(required=True)
 
 
 class DeliveryQuerySchema(Schema):
@@ -147,7 +190,7 @@ def remove_webhook(webhook_id: int) -> None:
 @blp.route("/<int:webhook_id>/deliveries", methods=["GET"])
 @allow(Role.ADMIN)
 @blp.arguments(DeliveryQuerySchema, location="query")
-@blp.response(200, description="{deliveries: [... each with its attempt log], cursor, has_more}")
+@blp.response(200, DeliveryPageSchema, description="Newest first, each with its attempt log.")
 def get_deliveries(query: dict[str, Any], webhook_id: int) -> dict[str, Any]:
     """Return a subscription's deliveries, newest first, with every attempt."""
     return list_deliveries(get_db(), webhook_id, **query)
