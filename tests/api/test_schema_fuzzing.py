@@ -47,6 +47,7 @@ DATA_DEPENDENT_FIELDS = {
     "window_end": "must be after window_start, and not over",
     "from": "at most the longest span before `to`, and not after it",
     "to": "not before `from`",
+    "period": "a month (YYYY-MM) or an ISO week (YYYY-Www), as `grain` says",
     "revision": "must follow the stored revision",
     "id": "must be the id in the URL",
     "events": "a client webhook hears only the events store staff may see (see `audience`)",
