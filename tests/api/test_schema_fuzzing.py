@@ -33,6 +33,8 @@ from fieldobs.db import get_db, storage_for
 from fieldobs.people.accounts import enable_user, issue_token, set_password
 from tests.helpers.app import PASSWORD, Org, make_app
 
+# About a minute even when bounded: `make test` runs it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
 # Examples per operation and generation phase: small in `make test`, large in `make fuzz`.
 MAX_EXAMPLES = int(os.environ.get("FIELDOBS_FUZZ_EXAMPLES", "6"))
 ROLES = ("admin", "shopper")

@@ -24,7 +24,7 @@ from tests.helpers.server_process import GUNICORN, free_port
 README = REPO / "README.md"
 NGINX_CONF = REPO / "deploy" / "nginx.conf"
 SLOW_CLIENTS = 24
-SECONDS = 20
+SECONDS = 10
 
 
 def production_commands() -> tuple[list[str], str]:
