@@ -191,6 +191,44 @@ def set_display_name(db: Database, user_id: int, display_name: str) -> dict[str,
     return get_user(db, user_id)
 
 
+def check_password(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    policy: LoginPolicy = DEFAULT_LOGIN_POLICY,
+    client_address: str | None = None,
+) -> dict[str, Any]:
+    """Return the enabled user with this username and password, or raise 401 (429 throttled).
+
+    Every sign-in goes through here, the API's tokens and the console's sessions alike: their
+    failures count together against the same username and address.
+    """
+    username = normalize_username(username)
+    keys = {throttle.user_key(username): policy.free_failures_per_user}
+    if client_address:
+        keys[throttle.address_key(client_address)] = policy.free_failures_per_address
+    # Refused before any hashing: a throttled guess costs a read, not an scrypt.
+    throttle.check_allowed(db, keys, throttle.unix_now())
+    user = one(
+        db.execute(
+            "SELECT id, username, role, password_hash, disabled_at FROM users WHERE username = ?",
+            [username],
+        )
+    )
+    valid = False
+    if len(password) <= MAX_PASSWORD_LENGTH:
+        with throttle.hashing_slot(policy):
+            stored = str(user["password_hash"]) if user else _DUMMY_HASH
+            valid = check_password_hash(stored, password)
+    if user is None or not valid or user["disabled_at"]:
+        throttle.record_failure(db, keys, throttle.unix_now(), policy)
+        raise Unauthorized("Wrong username or password.", code="bad_credentials")
+    # Only the username's count: one good account must not reset a guessing address.
+    throttle.forget(db, throttle.user_key(username))
+    return user
+
+
 def issue_token(
     db: Database,
     username: str,
@@ -201,27 +239,7 @@ def issue_token(
     client_address: str | None = None,
 ) -> dict[str, Any]:
     """Check a password and return a new bearer token; failures are throttled."""
-    username = normalize_username(username)
-    keys = {throttle.user_key(username): policy.free_failures_per_user}
-    if client_address:
-        keys[throttle.address_key(client_address)] = policy.free_failures_per_address
-    # Refused before any hashing: a throttled guess costs a read, not an scrypt.
-    throttle.check_allowed(db, keys, throttle.unix_now())
-    user = one(
-        db.execute(
-            "SELECT id, role, password_hash, disabled_at FROM users WHERE username = ?",
-            [username],
-        )
-    )
-    valid = False
-    if len(password) <= MAX_PASSWORD_LENGTH:
-        with throttle.hashing_slot(policy):
-            valid = check_password_hash(user["password_hash"] if user else _DUMMY_HASH, password)
-    if user is None or not valid or user["disabled_at"]:
-        throttle.record_failure(db, keys, throttle.unix_now(), policy)
-        raise Unauthorized("Wrong username or password.", code="bad_credentials")
-    # Only the username's count: one good account must not reset a guessing address.
-    throttle.forget(db, throttle.user_key(username))
+    user = check_password(db, username, password, policy=policy, client_address=client_address)
     token = "fo_" + secrets.token_urlsafe(32)
     now = utcnow()
     expires = now + timedelta(hours=ttl_hours)

@@ -10,10 +10,9 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from fieldobs.errors import Invalid, Unauthorized
-from fieldobs.people import throttle
-from fieldobs.people.accounts import disable_user, hash_password, set_password
-from fieldobs.people.credentials import MAX_PASSWORD_LENGTH, normalize_username, password_problems
+from fieldobs.errors import Invalid
+from fieldobs.people.accounts import check_password, disable_user, hash_password, set_password
+from fieldobs.people.credentials import password_problems
 from fieldobs.people.scope import Principal, resolve_principal
 from fieldobs.people.throttle import LoginPolicy
 from fieldobs.storage.connection import Database, one, transaction
@@ -34,42 +33,6 @@ class SignedIn:
 
 def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-def check_password(
-    db: Database,
-    username: str,
-    password: str,
-    *,
-    policy: LoginPolicy,
-    client_address: str | None = None,
-) -> dict[str, Any]:
-    """Return the enabled user with this username and password, or raise 401 (429 throttled).
-
-    The same throttle as the API's sign-in (fieldobs.people.throttle, the same keys): failures
-    through either count together.
-    """
-    username = normalize_username(username)
-    keys = {throttle.user_key(username): policy.free_failures_per_user}
-    if client_address:
-        keys[throttle.address_key(client_address)] = policy.free_failures_per_address
-    throttle.check_allowed(db, keys, throttle.unix_now())
-    user = one(
-        db.execute(
-            "SELECT id, username, role, password_hash, disabled_at FROM users WHERE username = ?",
-            [username],
-        )
-    )
-    valid = False
-    if len(password) <= MAX_PASSWORD_LENGTH:
-        with throttle.hashing_slot(policy):
-            stored = str(user["password_hash"]) if user else _DUMMY_HASH
-            valid = check_password_hash(stored, password)
-    if user is None or not valid or user["disabled_at"]:
-        throttle.record_failure(db, keys, throttle.unix_now(), policy)
-        raise Unauthorized("Wrong username or password.", code="bad_credentials")
-    throttle.forget(db, throttle.user_key(username))
-    return user
 
 
 def start_session(
