@@ -236,22 +236,18 @@ def _area_body(view: dict[str, Any]) -> Markup:
 @roles(*LEADS)
 def all_areas() -> ResponseReturnValue:
     """Compare every store in the caller's areas."""
-    db = get_db()
-    filters = parse_filters(db, request.args.to_dict())
-    view = _area_view(db, None, filters)
-    return render_template(
-        "console/area.html",
-        view=view,
-        body=_area_body(view),
-        areas=list_areas(db, caller()),
-        choices=_filter_choices(filters.grain, filters.period),
-    )
+    return _area_page(None)
 
 
 @bp.route("/areas/<int:area_id>", methods=["GET"])
 @roles(*LEADS)
 def area(area_id: int) -> ResponseReturnValue:
     """Show one area at a glance."""
+    return _area_page(area_id)
+
+
+def _area_page(area_id: int | None) -> ResponseReturnValue:
+    """Render one area, or (None) every area the caller may see, with the URL's filters."""
     db = get_db()
     filters = parse_filters(db, request.args.to_dict())
     view = _area_view(db, area_id, filters)
