@@ -27,6 +27,7 @@ _.body_limit  # g.body_limit, read back by the 413 handler (fieldobs/api/errors.
 _.readable, _.readinto  # io.RawIOBase (fieldobs/api/limits.py's CappedStream)
 _.exc_type, _.tb  # the __exit__ protocol
 _.line_chart, _.hbar  # called by the console's templates (fieldobs/web/console/templates/)
+_.LOAD_TRUNCATED_IMAGES  # Pillow's decoders read it (fieldobs/web/pdf.py sets it back)
 _.mtime_ns  # the field app's asset cache key: a changed file is read again
 
 # Kept on purpose.

@@ -5,16 +5,28 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from PIL import ImageFile
+
 MISSING_LIBRARIES = (
     "PDF needs WeasyPrint's system libraries (Pango). On Debian or Ubuntu: "
     "apt-get install -y libpango-1.0-0 libpangoft2-1.0-0"
 )
 
 
+def _import_weasyprint() -> None:
+    """Import WeasyPrint and undo the process-wide Pillow setting it changes."""
+    import weasyprint  # noqa: F401  (loads Pango through ctypes; OSError when absent)
+
+    # Importing weasyprint.images sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process,
+    # after which every upload in this worker would accept a half-sent photo as whole. The
+    # reports embed only photos that already passed the checks, so nothing here needs it.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
 def unavailable() -> str | None:
     """Return why PDFs cannot be made here (what to install), or None when they can."""
     try:
-        import weasyprint  # noqa: F401  (loads Pango through ctypes; OSError when absent)
+        _import_weasyprint()
     except Exception:
         # Whatever stops the import (missing libraries, a broken install), the report page
         # must still open: its PDF link says what to install instead.
@@ -29,6 +41,7 @@ def data_uri(path: Path, content_type: str) -> str:
 
 def render_pdf(html: str) -> bytes:
     """Render self-contained HTML (inline CSS, data: images) to PDF bytes."""
+    _import_weasyprint()
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 

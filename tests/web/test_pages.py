@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from unittest import mock
 
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from fieldobs.photos.processing import PhotoRejected, process_photo
 from fieldobs.web import pdf
+from tests.helpers.photo_factory import jpeg
 from tests.web.world import World, csrf_token
 
 
@@ -96,6 +99,19 @@ def test_pdf_has_the_report(world: World, signed_in: Callable[[str], FlaskClient
     assert response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF")
     assert b"/Subtype /Image" in response.data or b"/Subtype/Image" in response.data
+
+
+def test_a_pdf_download_leaves_cut_photos_refused(
+    world: World, signed_in: Callable[[str], FlaskClient], tmp_path: Path
+) -> None:
+    # WeasyPrint switches on Pillow's LOAD_TRUNCATED_IMAGES for the process when imported.
+    download = signed_in("manager").get(f"/visits/{world.released_with_photos}/report.pdf")
+    assert download.status_code == 200
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(jpeg(seed=11)[:20_000])
+    with pytest.raises(PhotoRejected) as caught:
+        process_photo(cut)
+    assert (caught.value.status, caught.value.reason) == (422, "truncated")
 
 
 def test_pdf_link_says_what_to_install_when_libraries_are_missing(
