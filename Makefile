@@ -40,12 +40,16 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/vulture
 
+# One pytest worker per core (TEST_WORKERS=0 runs them in this process, one after another).
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
+
 test: lint
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 # The edit loop: lint, then every test but those marked slow (real servers, browsers).
 test-fast: lint
-	$(BIN)/pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # schemathesis at length against the served OpenAPI document (`make test` runs a short pass).
 fuzz: $(STAMP)

@@ -16,8 +16,9 @@ from fieldobs.people.accounts import create_user, issue_token
 from fieldobs.people.orgs import create_area, create_location
 from tests.helpers.app import PASSWORD, SEED_USERS, Org, make_app
 
-# The browser fixture (Chromium under Playwright) for the console and field-app tests.
-pytest_plugins = ["tests.helpers.browser"]
+# The browser fixture (Chromium under Playwright) for the console and field-app tests, and the
+# figures tests measure, printed at the end of the run.
+pytest_plugins = ["tests.helpers.browser", "tests.helpers.figures"]
 
 
 @pytest.fixture(scope="session")

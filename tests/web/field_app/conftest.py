@@ -249,20 +249,3 @@ class CountingProxy(FaultProxy):
                     if name.strip().lower() == b"upload-offset":
                         self.head_offsets.append(int(value))
         conn.sendall(response)
-
-
-FIGURES: dict[str, float] = {}
-
-
-@pytest.fixture
-def figures() -> dict[str, float]:
-    """Return where tests put the size and timing figures printed at the end of the run."""
-    return FIGURES
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the figures the tests measured (printed, not asserted as timings)."""
-    if FIGURES:
-        terminalreporter.write_sep("-", "field app figures (this machine)")
-        for name, value in FIGURES.items():
-            terminalreporter.write_line(f"{name}: {value:,.0f}")

@@ -10,6 +10,7 @@ import requests
 
 from tests.helpers.browser import CHROMIUM_ARGS, PHONE, chromium_path
 from tests.helpers.fault_proxy import always
+from tests.helpers.figures import Figures
 from tests.helpers.photo_factory import jpeg
 from tests.helpers.server_process import stored_bodies
 from tests.helpers.visit_factory import make_visit
@@ -40,9 +41,7 @@ def _submitted(page: Any) -> None:
         raise AssertionError(page.inner_text("body")) from error
 
 
-def test_first_load_of_the_shell_is_small(
-    phone: Any, server: Any, figures: dict[str, float]
-) -> None:
+def test_first_load_of_the_shell_is_small(phone: Any, server: Any, figures: Figures) -> None:
     with CountingProxy(server.port, always("forward")) as proxy:
         context, console = phone()
         page = context.new_page()
@@ -58,7 +57,7 @@ def test_first_load_of_the_shell_is_small(
 
 
 def test_cut_photo_upload_resumes_from_the_servers_offset(
-    phone: Any, server: Any, api: Api, org: Any, tmp_path: Path, figures: dict[str, float]
+    phone: Any, server: Any, api: Api, org: Any, tmp_path: Path, figures: Figures
 ) -> None:
     api.assign(org.locations["york"])
     checklist = api.json("checklists/mystery-shop")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.figures import Figures
 from tests.helpers.photo_factory import assert_sanitised
 from tests.helpers.server_process import stored_bodies
 from tests.web.field_app.conftest import (
@@ -25,7 +26,7 @@ FIELDOBS = Path(sys.executable).parent / "fieldobs"
 
 
 def test_offline_mystery_shop_arrives_once_with_clean_photos(
-    phone: Any, server: Any, api: Api, org: Any, photo_files: Any, figures: dict[str, float]
+    phone: Any, server: Any, api: Api, org: Any, photo_files: Any, figures: Figures
 ) -> None:
     assignment = api.assign(org.locations["leeds"])
     # The window closes within a day: the scheduler's reminder reaches the shopper's feed.
