@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from fieldobs.api.json_body import PER_ITEM_ENDPOINTS
 from fieldobs.api.limits import ENDPOINT_LIMITS
-from tests.helpers.app import Org
+from tests.helpers.app import Org, make_app
 
 FIFTY_MB = 50 * 1024 * 1024
 
@@ -48,7 +49,7 @@ def send(
     app: Flask, method: str, path: str, body: io.RawIOBase, headers: dict[str, str]
 ) -> tuple[int, dict[str, str], dict[str, Any]]:
     """Send a request whose body stream is given as is (the test client would read it)."""
-    environ = EnvironBuilder(path=path, method=method, headers=headers).get_environ()
+    environ = EnvironBuilder(path=path, method=method, headers=list(headers.items())).get_environ()
     environ["wsgi.input"] = body
     if "Content-Length" in headers:
         environ["CONTENT_LENGTH"] = headers["Content-Length"]
@@ -118,10 +119,8 @@ def test_each_endpoint_has_its_own_limit(client: FlaskClient, org: Org) -> None:
     assert batch.status_code == 422  # read and judged: the unknown field, not the size
 
 
-def test_limits_follow_the_settings(data_dir: object) -> None:
-    from tests.helpers.app import make_app
-
-    app = make_app(data_dir, MAX_JSON_BODY_BYTES=10)  # type: ignore[arg-type]
+def test_limits_follow_the_settings(data_dir: Path) -> None:
+    app = make_app(data_dir, MAX_JSON_BODY_BYTES=10)
     response = app.test_client().post(
         "/api/v1/auth/token",
         data=json.dumps({"username": "a" * 20}),

@@ -29,7 +29,7 @@ def _json_endpoints(app: Flask) -> list[tuple[str, str, str, list[str]]]:
         instance = schema() if isinstance(schema, type) else schema
         assert isinstance(instance, Schema)
         path = re.sub(r"<int:\w+>", "1", rule.rule.replace("<visit_id>", VISIT_ID))
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((method, path, rule.endpoint, sorted(instance.fields)))
     return found
 
