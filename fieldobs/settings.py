@@ -120,6 +120,12 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_HASH_CONCURRENCY": 1,
     # Proxies in front that append to X-Forwarded-For; 0: the client is the socket's peer.
     "TRUSTED_PROXIES": 0,
+    # How long a console sign-in lasts.
+    "CONSOLE_SESSION_HOURS": 12,
+    # A visit scoring at least this (in %) counts as a pass in the console's key figures.
+    "CONSOLE_PASS_MARK": 80,
+    # Any new value pushes the field app's shell to phones again with no file changed.
+    "FIELD_APP_BUILD": "",
     # flask-smorest / OpenAPI
     "API_TITLE": "fieldobs",
     "API_VERSION": "v1",
@@ -206,6 +212,13 @@ def _positive(value: Any) -> int:
 NUMBER = _non_negative(float)
 
 
+def _percentage(value: Any) -> float:
+    number = NUMBER(value)
+    if number > 100:
+        raise ValueError("over 100")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the service reads, typed and checked once when the app is made."""
@@ -234,6 +247,9 @@ class Settings:
     max_batch_body_bytes: int
     max_import_body_bytes: int
     trusted_proxies: int
+    console_session_hours: float
+    console_pass_mark: float
+    field_app_build: str
     login: LoginPolicy
     push: PushPolicy
     photos: PhotoSettings
@@ -283,6 +299,9 @@ class Settings:
             max_batch_body_bytes=_read(config, "MAX_BATCH_BODY_BYTES", INT, "bytes"),
             max_import_body_bytes=_read(config, "MAX_IMPORT_BODY_BYTES", INT, "bytes"),
             trusted_proxies=_read(config, "TRUSTED_PROXIES", INT, "a whole number"),
+            console_session_hours=_read(config, "CONSOLE_SESSION_HOURS", NUMBER, "hours"),
+            console_pass_mark=_read(config, "CONSOLE_PASS_MARK", _percentage, "0 to 100"),
+            field_app_build=str(config.get("FIELD_APP_BUILD") or ""),
             login=LoginPolicy(
                 free_failures_per_user=_read(
                     config, "LOGIN_FREE_FAILURES_PER_USER", INT, "a whole number"

@@ -22,6 +22,8 @@ from fieldobs.settings import SettingsError
         ("JOB_INTERVALS", '{"no_such_job": 5}'),
         ("MAX_PHOTO_BYTES", "-5"),
         ("SECRET_KEY", ""),
+        ("CONSOLE_PASS_MARK", "120"),
+        ("CONSOLE_SESSION_HOURS", "a day"),
     ],
 )
 def test_a_bad_environment_value_stops_the_start_naming_the_variable(
@@ -36,7 +38,10 @@ def test_environment_values_are_typed(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("FIELDOBS_SYNC_BATCH_MAX", "7")
     monkeypatch.setenv("FIELDOBS_SCHEDULER_ENABLED", "false")
     monkeypatch.setenv("FIELDOBS_JOB_INTERVALS", '{"backup": 0}')
+    monkeypatch.setenv("FIELDOBS_CONSOLE_PASS_MARK", "75.5")
+    monkeypatch.setenv("FIELDOBS_FIELD_APP_BUILD", "7")
     settings = settings_of(create_app({"DATA_DIR": str(tmp_path), "AUTO_INIT": False}))
+    assert (settings.console_pass_mark, settings.field_app_build) == (75.5, "7")
     assert settings.sync_batch_max == 7
     assert settings.scheduler_enabled is False
     assert settings.job_intervals["backup"] == 0

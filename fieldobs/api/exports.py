@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -18,6 +18,7 @@ from fieldobs.exports.csv_export import (
     export_visits,
     parse_export_filters,
 )
+from fieldobs.extensions import current_settings
 from fieldobs.people.scope import Role
 from fieldobs.scores import KINDS
 from fieldobs.scores.periods import PERIOD_PATTERNS
@@ -79,7 +80,7 @@ def _csv(chunks: Iterator[str], name: str) -> Response:
 @blp.doc(responses=CSV_RESPONSE)
 def visits_csv(query: dict[str, Any]) -> Response:
     """Download visits as CSV: one row per visit, with each section's score."""
-    secret = str(current_app.config["SECRET_KEY"])
+    secret = current_settings().secret_key
     chunks = export_visits(get_db(), current_principal(), secret, _filters(query))
     return _csv(chunks, "visits.csv")
 
@@ -90,6 +91,6 @@ def visits_csv(query: dict[str, Any]) -> Response:
 @blp.doc(responses=CSV_RESPONSE)
 def answers_csv(query: dict[str, Any]) -> Response:
     """Download answers as CSV: one row per answered item of each visit."""
-    secret = str(current_app.config["SECRET_KEY"])
+    secret = current_settings().secret_key
     chunks = export_answers(get_db(), current_principal(), secret, _filters(query))
     return _csv(chunks, "answers.csv")

@@ -19,11 +19,8 @@ from fieldobs.web.console.formats import heat_cell, number
 # Importing the view modules registers their routes on the blueprint.
 from fieldobs.web.console import admin, views  # noqa: F401  isort: skip
 
+# Flask's and Flask-WTF's own keys; the console's settings are in fieldobs/settings.py.
 CONSOLE_DEFAULTS: dict[str, Any] = {
-    # How long a console sign-in lasts.
-    "CONSOLE_SESSION_HOURS": 12,
-    # A visit at or above this score counts as a pass in the key figures.
-    "CONSOLE_PASS_MARK": 80,
     # CSRF checks are explicit: the console checks every form; the Bearer-token API needs none
     # (a cross-site page cannot attach an Authorization header).
     "WTF_CSRF_CHECK_DEFAULT": False,

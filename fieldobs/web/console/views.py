@@ -58,14 +58,6 @@ READERS = (Role.ADMIN, Role.AREA_LEAD, Role.MANAGER)
 LEADS = (Role.ADMIN, Role.AREA_LEAD)
 
 
-def _secret() -> str:
-    return str(current_app.config["SECRET_KEY"])
-
-
-def _pass_mark() -> float:
-    return float(current_app.config.get("CONSOLE_PASS_MARK", 80))
-
-
 def _safe_next(target: str | None) -> str | None:
     """Return a same-site path to go on to after sign-in, or None (no open redirects)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -114,7 +106,7 @@ def sign_in() -> ResponseReturnValue:
             get_db(),
             username,
             password,
-            float(current_app.config["CONSOLE_SESSION_HOURS"]),
+            settings.console_session_hours,
             policy=settings.login,
             client_address=client_address(settings.trusted_proxies),
         )
@@ -127,7 +119,7 @@ def sign_in() -> ResponseReturnValue:
             error.headers,
         )
     response = plain_redirect(target or url_for("console.home"), 303)
-    hours = float(current_app.config["CONSOLE_SESSION_HOURS"])
+    hours = current_settings().console_session_hours
     set_session_cookie(response, signed.session_id, int(hours * 3600))
     return response
 
@@ -209,11 +201,12 @@ def _area_view(db: Any, area_id: int | None, filters: Any) -> dict[str, Any]:
     sort, page = request.args.get("sort"), _page_number(request.args)
     scope = None if principal.area_ids is None else tuple(sorted(principal.area_ids))
     # The cache is this app's own: a copy of its database elsewhere never shares it.
-    key = (area_id, scope, filters, _pass_mark(), sort, page, data_version(db))
+    pass_mark = current_settings().console_pass_mark
+    key = (area_id, scope, filters, pass_mark, sort, page, data_version(db))
     view = page_caches(current_app).areas.get(
         key,
         lambda: _drawn(
-            area_view(db, principal, area_id, filters, pass_mark=_pass_mark(), sort=sort, page=page)
+            area_view(db, principal, area_id, filters, pass_mark=pass_mark, sort=sort, page=page)
         ),
     )
     view["cache_key"] = key
@@ -326,7 +319,7 @@ def store(location_id: int) -> ResponseReturnValue:
 @roles(*ALL_ROLES)
 def visit(visit_id: str) -> ResponseReturnValue:
     """Show a visit's report (404 outside scope, or an unreleased shop for store staff)."""
-    report = visit_report(get_db(), caller(), visit_id, _secret())
+    report = visit_report(get_db(), caller(), visit_id, current_settings().secret_key)
     return render_template(
         "console/visit.html", report=report, pdf_problem=pdf.unavailable(), for_pdf=False
     )
@@ -337,11 +330,11 @@ def visit(visit_id: str) -> ResponseReturnValue:
 def visit_pdf(visit_id: str) -> ResponseReturnValue:
     """Return the visit's report as PDF, photos embedded (or say what to install)."""
     db = get_db()
-    report = visit_report(db, caller(), visit_id, _secret())
+    report = visit_report(db, caller(), visit_id, current_settings().secret_key)
     problem = pdf.unavailable()
     if problem is not None:
         return render_template("console/message.html", title="PDF unavailable", text=problem), 503
-    photos = store_for(current_app.config["DATA_DIR"])
+    photos = store_for(current_settings().data_dir)
     embedded: dict[str, str] = {}
     for section in report["sections"]:
         for item in section["items"]:
@@ -430,7 +423,9 @@ def csv_response(chunks: Any, name: str) -> Response:
 def visits_csv() -> ResponseReturnValue:
     """Download the visits the page's filters select, one row each."""
     filters = parse_export_filters(request.args.to_dict())
-    return csv_response(export_visits(get_db(), caller(), _secret(), filters), "visits.csv")
+    return csv_response(
+        export_visits(get_db(), caller(), current_settings().secret_key, filters), "visits.csv"
+    )
 
 
 @bp.route("/exports/answers.csv", methods=["GET"])
@@ -438,4 +433,6 @@ def visits_csv() -> ResponseReturnValue:
 def answers_csv() -> ResponseReturnValue:
     """Download the answers of the visits the page's filters select, one row per item."""
     filters = parse_export_filters(request.args.to_dict())
-    return csv_response(export_answers(get_db(), caller(), _secret(), filters), "answers.csv")
+    return csv_response(
+        export_answers(get_db(), caller(), current_settings().secret_key, filters), "answers.csv"
+    )

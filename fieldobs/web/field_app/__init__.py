@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request
+from flask import Blueprint, Flask, Response, abort, redirect, request
+
+from fieldobs.extensions import current_settings
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -121,7 +123,7 @@ def index() -> Response:
 @blp.get("/app/sw.js")
 def service_worker() -> Response:
     """Send the service worker, stamped with the shell's version and file list."""
-    build = str(current_app.config.get("FIELD_APP_BUILD", ""))
+    build = current_settings().field_app_build
     head = (
         f"const VERSION = {json.dumps(shell_version(build))};\n"
         f"const SHELL = {json.dumps(['./', *[n for n in SHELL if n != 'index.html']])};\n"

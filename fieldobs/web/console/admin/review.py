@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask.typing import ResponseReturnValue
 
 from fieldobs.dashboards.report import queue_photos, visit_report
 from fieldobs.db import get_db
+from fieldobs.extensions import current_settings
 from fieldobs.people.scope import Role
 from fieldobs.timeutil import utcnow
 from fieldobs.visits.review import review_queue, review_visit
@@ -32,7 +33,7 @@ def review_list(**context: Any) -> ResponseReturnValue:
 @roles(Role.ADMIN)
 def review_visit_page(visit_id: str, **context: Any) -> ResponseReturnValue:
     """Show a visit with the release / return form and per-item comment boxes."""
-    report = visit_report(get_db(), caller(), visit_id, str(current_app.config["SECRET_KEY"]))
+    report = visit_report(get_db(), caller(), visit_id, current_settings().secret_key)
     return render("console/admin/review_visit.html", report=report, **context)
 
 
