@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from fieldobs.api.downloads import csv_download
 from fieldobs.api.security import allow, current_principal
 from fieldobs.db import get_db
 from fieldobs.exports.csv_export import (
@@ -63,17 +63,6 @@ def _filters(query: dict[str, Any]) -> ExportFilters:
     return parse_export_filters({k: str(v) for k, v in query.items() if v is not None})
 
 
-def _csv(chunks: Iterator[str], name: str) -> Response:
-    return Response(
-        stream_with_context(chunks),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
-
-
 @blp.route("/visits.csv", methods=["GET"])
 @allow(*READERS)
 @blp.arguments(EXPORT_QUERY, location="query")
@@ -82,7 +71,7 @@ def visits_csv(query: dict[str, Any]) -> Response:
     """Download visits as CSV: one row per visit, with each section's score."""
     secret = current_settings().secret_key
     chunks = export_visits(get_db(), current_principal(), secret, _filters(query))
-    return _csv(chunks, "visits.csv")
+    return csv_download(chunks, "visits.csv")
 
 
 @blp.route("/answers.csv", methods=["GET"])
@@ -93,4 +82,4 @@ def answers_csv(query: dict[str, Any]) -> Response:
     """Download answers as CSV: one row per answered item of each visit."""
     secret = current_settings().secret_key
     chunks = export_answers(get_db(), current_principal(), secret, _filters(query))
-    return _csv(chunks, "answers.csv")
+    return csv_download(chunks, "answers.csv")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, jsonify, request, send_file, url_for
+from flask import Response, jsonify, request, url_for
 from flask_smorest import Blueprint
 from werkzeug.http import http_date
 
 from fieldobs.api import upload_docs as docs
+from fieldobs.api.downloads import SANITISED_COPY, THUMBNAIL, photo_response
 from fieldobs.api.security import allow, current_principal, public
 from fieldobs.db import get_db
 from fieldobs.errors import BadRequest, FieldobsError, UnsupportedMediaType
@@ -17,7 +18,6 @@ from fieldobs.people.scope import ALL_ROLES, Role
 from fieldobs.photos import service as photo_service
 from fieldobs.photos import tus as uploads
 from fieldobs.photos.policy import PhotoSettings
-from fieldobs.photos.store import store_for
 from fieldobs.timeutil import parse_rfc3339, utcnow
 
 TUS_VERSION = docs.TUS_VERSION
@@ -289,29 +289,6 @@ def put_photo(visit_id: str, photo_id: str) -> Response:
     return response
 
 
-def _serve(photo_id: str, column: str, content_type: str | None) -> Response:
-    principal = current_principal()
-    photo = photo_service.find_servable(get_db(), principal, photo_id)
-    if column == "image_sha256":
-        sha256 = photo_service.image_to_serve(
-            get_db(), _data_dir(), principal, photo, settings=_settings()
-        )
-    else:
-        sha256 = str(photo[column])
-    if sha256 in request.if_none_match:
-        response = Response(status=304)
-    else:
-        path = store_for(_data_dir()).path(sha256)
-        mimetype = content_type or str(photo["content_type"])
-        response = send_file(path, mimetype=mimetype, etag=False, conditional=False, max_age=None)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-    response.set_etag(sha256)
-    # The bytes behind a photo id never change; access can, so only the caller's cache keeps it.
-    seconds = current_settings().photo_cache_seconds
-    response.headers["Cache-Control"] = f"private, max-age={seconds}, immutable"
-    return response
-
-
 @photos_blp.route("/photos/<photo_id>", methods=["GET"])
 @allow(*ALL_ROLES)
 @photos_blp.doc(
@@ -327,7 +304,7 @@ def _serve(photo_id: str, column: str, content_type: str | None) -> Response:
 )
 def get_photo(photo_id: str) -> Response:
     """Return a photo's sanitised copy, to whoever may see its visit."""
-    return _serve(photo_id, "image_sha256", None)
+    return photo_response(current_principal(), photo_id, SANITISED_COPY)
 
 
 @photos_blp.route("/photos/<photo_id>/thumb", methods=["GET"])
@@ -340,4 +317,4 @@ def get_photo(photo_id: str) -> Response:
 )
 def get_photo_thumb(photo_id: str) -> Response:
     """Return a photo's thumbnail, to whoever may see its visit."""
-    return _serve(photo_id, "thumb_sha256", photo_service.THUMB_CONTENT_TYPE)
+    return photo_response(current_principal(), photo_id, THUMBNAIL)

@@ -11,14 +11,13 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
-    stream_with_context,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from werkzeug.utils import redirect as plain_redirect
 
+from fieldobs.api.downloads import SANITISED_COPY, THUMBNAIL, csv_download, photo_response
 from fieldobs.api.security import client_address
 from fieldobs.dashboards.area import area_view, open_assignments
 from fieldobs.dashboards.common import (
@@ -374,48 +373,18 @@ def _stylesheet() -> str:
 # --- photos and exports --------------------------------------------------------------------
 
 
-def _serve_photo(photo_id: str, column: str, content_type: str | None) -> ResponseReturnValue:
-    principal, settings = caller(), current_settings()
-    photo = photo_service.find_servable(get_db(), principal, photo_id)
-    if column == "image_sha256":
-        # The copy this caller gets, exactly as the API chooses it (re-encoded for staff).
-        sha256 = photo_service.image_to_serve(
-            get_db(), settings.data_dir, principal, photo, settings=settings.photos
-        )
-    else:
-        sha256 = str(photo[column])
-    path = store_for(settings.data_dir).path(sha256)
-    response = send_file(path, mimetype=content_type or str(photo["content_type"]), etag=sha256)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    seconds = settings.photo_cache_seconds
-    response.headers["Cache-Control"] = f"private, max-age={seconds}, immutable"
-    return response.make_conditional(request)
-
-
 @bp.route("/photos/<photo_id>", methods=["GET"])
 @roles(*ALL_ROLES)
 def photo(photo_id: str) -> ResponseReturnValue:
     """Return a visit's photo (sanitised copy) to whoever may see the visit."""
-    return _serve_photo(photo_id, "image_sha256", None)
+    return photo_response(caller(), photo_id, SANITISED_COPY)
 
 
 @bp.route("/photos/<photo_id>/thumb", methods=["GET"])
 @roles(*ALL_ROLES)
 def photo_thumb(photo_id: str) -> ResponseReturnValue:
     """Return a photo's thumbnail to whoever may see the visit."""
-    return _serve_photo(photo_id, "thumb_sha256", photo_service.THUMB_CONTENT_TYPE)
-
-
-def csv_response(chunks: Any, name: str) -> Response:
-    """Stream CSV chunks as a download."""
-    return Response(
-        stream_with_context(chunks),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return photo_response(caller(), photo_id, THUMBNAIL)
 
 
 @bp.route("/exports/visits.csv", methods=["GET"])
@@ -423,7 +392,7 @@ def csv_response(chunks: Any, name: str) -> Response:
 def visits_csv() -> ResponseReturnValue:
     """Download the visits the page's filters select, one row each."""
     filters = parse_export_filters(request.args.to_dict())
-    return csv_response(
+    return csv_download(
         export_visits(get_db(), caller(), current_settings().secret_key, filters), "visits.csv"
     )
 
@@ -433,6 +402,6 @@ def visits_csv() -> ResponseReturnValue:
 def answers_csv() -> ResponseReturnValue:
     """Download the answers of the visits the page's filters select, one row per item."""
     filters = parse_export_filters(request.args.to_dict())
-    return csv_response(
+    return csv_download(
         export_answers(get_db(), caller(), current_settings().secret_key, filters), "answers.csv"
     )
