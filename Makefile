@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/photos.py
 	$(BIN)/python bench/scores.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/field_app.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
