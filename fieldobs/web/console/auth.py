@@ -1,14 +1,18 @@
-"""Who is at the browser: the session cookie, the roles each page allows, and CSRF."""
+"""Who is at the browser: the session cookie, the roles each page allows, and CSRF.
+
+Pages declare their roles as API views do (`allow`, `public` from fieldobs.api.security).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, g, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
+from fieldobs.api.security import PUBLIC, declared_roles
 from fieldobs.db import get_db
 from fieldobs.errors import Forbidden
 from fieldobs.people.scope import Principal, Role
@@ -17,32 +21,8 @@ from fieldobs.people.sessions import session_principal
 View = TypeVar("View", bound=Callable[..., Any])
 
 COOKIE = "fieldobs_session"
-PAGE_ROLES = "_fieldobs_page_roles"
-OPEN = "open"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 csrf = CSRFProtect()
-
-
-def roles(*allowed: Role | str) -> Callable[[View], View]:
-    """Declare which roles may open a console page; every page declares this or `open_page`."""
-    frozen = frozenset(Role(r) for r in allowed)
-
-    def mark(view: View) -> View:
-        setattr(view, PAGE_ROLES, frozen)
-        return view
-
-    return mark
-
-
-def open_page(view: View) -> View:
-    """Declare a page anyone may open (sign-in)."""
-    setattr(view, PAGE_ROLES, OPEN)
-    return view
-
-
-def page_roles(view: Callable[..., Any]) -> Iterable[Role] | str | None:
-    """Return what a console view declared."""
-    return getattr(view, PAGE_ROLES, None)
 
 
 def load_caller() -> Response | None:
@@ -57,8 +37,8 @@ def load_caller() -> Response | None:
         csrf.protect()
     if request.endpoint is None or request.endpoint == "console.static":
         return None
-    declared = page_roles(current_app.view_functions[request.endpoint])
-    if declared == OPEN:
+    declared = declared_roles(current_app.view_functions[request.endpoint])
+    if declared == PUBLIC:
         return None
     if g.principal is None:
         if request.method in SAFE_METHODS:

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from werkzeug.utils import redirect as plain_redirect
 
 from fieldobs.api.downloads import SANITISED_COPY, THUMBNAIL, csv_download, photo_response
-from fieldobs.api.security import client_address
+from fieldobs.api.security import allow, client_address, public
 from fieldobs.dashboards.area import area_view, open_assignments
 from fieldobs.dashboards.common import (
     KIND_LABELS,
@@ -46,8 +46,6 @@ from fieldobs.web.console.auth import (
     COOKIE,
     caller,
     clear_session_cookie,
-    open_page,
-    roles,
     set_session_cookie,
 )
 from fieldobs.web.console.blueprint import bp
@@ -65,7 +63,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/", methods=["GET"])
-@open_page
+@public
 def home() -> ResponseReturnValue:
     """Show the sign-in form, or send a signed-in person to their home page."""
     principal = request_principal()
@@ -91,7 +89,7 @@ def request_principal() -> Any:
 
 
 @bp.route("/", methods=["POST"])
-@open_page
+@public
 def sign_in() -> ResponseReturnValue:
     """Check a username and password and start a session."""
     username = request.form.get("username", "").strip()
@@ -124,7 +122,7 @@ def sign_in() -> ResponseReturnValue:
 
 
 @bp.route("/sign-out", methods=["POST"])
-@roles(*ALL_ROLES)
+@allow(*ALL_ROLES)
 def sign_out() -> ResponseReturnValue:
     """End this session."""
     end_session(get_db(), request.cookies.get(COOKIE, ""))
@@ -134,7 +132,7 @@ def sign_out() -> ResponseReturnValue:
 
 
 @bp.route("/account", methods=["GET", "POST"])
-@roles(*ALL_ROLES)
+@allow(*ALL_ROLES)
 def account() -> ResponseReturnValue:
     """Change one's own password."""
     if request.method == "GET":
@@ -225,14 +223,14 @@ def _area_body(view: dict[str, Any]) -> Markup:
 
 
 @bp.route("/areas", methods=["GET"])
-@roles(*LEADS)
+@allow(*LEADS)
 def all_areas() -> ResponseReturnValue:
     """Compare every store in the caller's areas."""
     return _area_page(None)
 
 
 @bp.route("/areas/<int:area_id>", methods=["GET"])
-@roles(*LEADS)
+@allow(*LEADS)
 def area(area_id: int) -> ResponseReturnValue:
     """Show one area at a glance."""
     return _area_page(area_id)
@@ -256,7 +254,7 @@ def _area_page(area_id: int | None) -> ResponseReturnValue:
 
 
 @bp.route("/stores", methods=["GET"])
-@roles(*READERS)
+@allow(*READERS)
 def stores() -> ResponseReturnValue:
     """List the stores in the caller's scope."""
     db = get_db()
@@ -268,7 +266,7 @@ def stores() -> ResponseReturnValue:
 
 
 @bp.route("/stores/<int:location_id>", methods=["GET"])
-@roles(*READERS)
+@allow(*READERS)
 def store(location_id: int) -> ResponseReturnValue:
     """Show one store: its score over time, the gap, what to fix first and its visits."""
     db = get_db()
@@ -315,7 +313,7 @@ def store(location_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/visits/<visit_id>", methods=["GET"])
-@roles(*ALL_ROLES)
+@allow(*ALL_ROLES)
 def visit(visit_id: str) -> ResponseReturnValue:
     """Show a visit's report (404 outside scope, or an unreleased shop for store staff)."""
     report = visit_report(get_db(), caller(), visit_id, current_settings().secret_key)
@@ -325,7 +323,7 @@ def visit(visit_id: str) -> ResponseReturnValue:
 
 
 @bp.route("/visits/<visit_id>/report.pdf", methods=["GET"])
-@roles(*ALL_ROLES)
+@allow(*ALL_ROLES)
 def visit_pdf(visit_id: str) -> ResponseReturnValue:
     """Return the visit's report as PDF, photos embedded (or say what to install)."""
     db = get_db()
@@ -374,21 +372,21 @@ def _stylesheet() -> str:
 
 
 @bp.route("/photos/<photo_id>", methods=["GET"])
-@roles(*ALL_ROLES)
+@allow(*ALL_ROLES)
 def photo(photo_id: str) -> ResponseReturnValue:
     """Return a visit's photo (sanitised copy) to whoever may see the visit."""
     return photo_response(caller(), photo_id, SANITISED_COPY)
 
 
 @bp.route("/photos/<photo_id>/thumb", methods=["GET"])
-@roles(*ALL_ROLES)
+@allow(*ALL_ROLES)
 def photo_thumb(photo_id: str) -> ResponseReturnValue:
     """Return a photo's thumbnail to whoever may see the visit."""
     return photo_response(caller(), photo_id, THUMBNAIL)
 
 
 @bp.route("/exports/visits.csv", methods=["GET"])
-@roles(*READERS)
+@allow(*READERS)
 def visits_csv() -> ResponseReturnValue:
     """Download the visits the page's filters select, one row each."""
     filters = parse_export_filters(request.args.to_dict())
@@ -398,7 +396,7 @@ def visits_csv() -> ResponseReturnValue:
 
 
 @bp.route("/exports/answers.csv", methods=["GET"])
-@roles(*READERS)
+@allow(*READERS)
 def answers_csv() -> ResponseReturnValue:
     """Download the answers of the visits the page's filters select, one row per item."""
     filters = parse_export_filters(request.args.to_dict())

@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from flask.typing import ResponseReturnValue
 
+from fieldobs.api.security import allow
 from fieldobs.dashboards.common import checklists
 from fieldobs.db import get_db
 from fieldobs.extensions import current_settings
@@ -24,7 +25,7 @@ from fieldobs.people.orgs import list_locations
 from fieldobs.people.scope import Role
 from fieldobs.timeutil import utcnow
 from fieldobs.web.console.admin.forms import attempt, render, uploaded_text
-from fieldobs.web.console.auth import caller, roles
+from fieldobs.web.console.auth import caller
 from fieldobs.web.console.blueprint import bp
 
 
@@ -33,7 +34,7 @@ def _policy() -> AssignmentPolicy:
 
 
 @bp.route("/admin/assignments", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def assignments(**context: Any) -> ResponseReturnValue:
     """List assignments (filtered), with forms to create, import, cancel and reassign."""
     db = get_db()
@@ -61,7 +62,7 @@ def assignments(**context: Any) -> ResponseReturnValue:
 
 
 @bp.route("/admin/assignments", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def assignment_create() -> ResponseReturnValue:
     """Create one assignment."""
 
@@ -92,7 +93,7 @@ def assignment_create() -> ResponseReturnValue:
 
 
 @bp.route("/admin/assignments/import", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def assignment_import() -> ResponseReturnValue:
     """Create assignments from a CSV file: all rows or none, errors by line."""
 
@@ -110,7 +111,7 @@ def assignment_import() -> ResponseReturnValue:
 
 
 @bp.route("/admin/assignments/<int:assignment_id>/cancel", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def assignment_cancel(assignment_id: int) -> ResponseReturnValue:
     """Cancel an open assignment."""
 
@@ -122,7 +123,7 @@ def assignment_cancel(assignment_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/admin/assignments/<int:assignment_id>/reassign", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def assignment_reassign(assignment_id: int) -> ResponseReturnValue:
     """Give an open assignment to another shopper."""
 

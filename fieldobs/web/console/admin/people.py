@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from flask.typing import ResponseReturnValue
 
+from fieldobs.api.security import allow
 from fieldobs.db import get_db
 from fieldobs.errors import Invalid
 from fieldobs.people.accounts import create_user, enable_user, list_users
@@ -18,12 +19,12 @@ from fieldobs.people.orgs import (
 from fieldobs.people.scope import Role
 from fieldobs.people.sessions import disable_user_everywhere, reset_password
 from fieldobs.web.console.admin.forms import attempt, render
-from fieldobs.web.console.auth import caller, roles
+from fieldobs.web.console.auth import caller
 from fieldobs.web.console.blueprint import bp
 
 
 @bp.route("/admin/people", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def people(**context: Any) -> ResponseReturnValue:
     """List people with forms to create, disable, re-enable and reset passwords."""
     db = get_db()
@@ -42,7 +43,7 @@ def people(**context: Any) -> ResponseReturnValue:
 
 
 @bp.route("/admin/people", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def person_create() -> ResponseReturnValue:
     """Create a person with a role and scope."""
 
@@ -63,7 +64,7 @@ def person_create() -> ResponseReturnValue:
 
 
 @bp.route("/admin/people/<int:user_id>/disable", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def person_disable(user_id: int) -> ResponseReturnValue:
     """Disable a person: their sessions and tokens end at once."""
 
@@ -77,7 +78,7 @@ def person_disable(user_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/admin/people/<int:user_id>/enable", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def person_enable(user_id: int) -> ResponseReturnValue:
     """Re-enable a disabled person."""
 
@@ -89,7 +90,7 @@ def person_enable(user_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/admin/people/<int:user_id>/password", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def person_reset(user_id: int) -> ResponseReturnValue:
     """Set a new password for a person: their sessions and tokens end."""
 
@@ -101,7 +102,7 @@ def person_reset(user_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/admin/people/<int:user_id>/scope", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def person_scope(user_id: int) -> ResponseReturnValue:
     """Replace the stores or areas a person may see (takes effect on their next request)."""
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from flask.typing import ResponseReturnValue
 
+from fieldobs.api.security import allow
 from fieldobs.dashboards.report import queue_photos, visit_report
 from fieldobs.db import get_db
 from fieldobs.extensions import current_settings
@@ -14,12 +15,12 @@ from fieldobs.people.scope import Role
 from fieldobs.timeutil import utcnow
 from fieldobs.visits.review import review_queue, review_visit
 from fieldobs.web.console.admin.forms import attempt, render
-from fieldobs.web.console.auth import caller, roles
+from fieldobs.web.console.auth import caller
 from fieldobs.web.console.blueprint import bp
 
 
 @bp.route("/admin/review", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def review_list(**context: Any) -> ResponseReturnValue:
     """List mystery shops awaiting review, longest waiting first, with their photos."""
     db = get_db()
@@ -30,7 +31,7 @@ def review_list(**context: Any) -> ResponseReturnValue:
 
 
 @bp.route("/admin/review/<visit_id>", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def review_visit_page(visit_id: str, **context: Any) -> ResponseReturnValue:
     """Show a visit with the release / return form and per-item comment boxes."""
     report = visit_report(get_db(), caller(), visit_id, current_settings().secret_key)
@@ -38,7 +39,7 @@ def review_visit_page(visit_id: str, **context: Any) -> ResponseReturnValue:
 
 
 @bp.route("/admin/review/<visit_id>", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def review_act(visit_id: str) -> ResponseReturnValue:
     """Release or return a visit, with a note and per-item comments."""
     comments = {

@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from flask.typing import ResponseReturnValue
 
+from fieldobs.api.security import allow
 from fieldobs.db import get_db
 from fieldobs.people.orgs import (
     create_location,
@@ -18,12 +19,12 @@ from fieldobs.people.orgs import (
 )
 from fieldobs.people.scope import Role
 from fieldobs.web.console.admin.forms import attempt, render, uploaded_text
-from fieldobs.web.console.auth import caller, roles
+from fieldobs.web.console.auth import caller
 from fieldobs.web.console.blueprint import bp
 
 
 @bp.route("/admin/stores", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def admin_stores(**context: Any) -> ResponseReturnValue:
     """List stores with forms to create, edit and import them."""
     db = get_db()
@@ -48,7 +49,7 @@ def _store_data(form: Any) -> dict[str, Any]:
 
 
 @bp.route("/admin/stores", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def store_create() -> ResponseReturnValue:
     """Create a store."""
 
@@ -63,7 +64,7 @@ def store_create() -> ResponseReturnValue:
 
 
 @bp.route("/admin/stores/<int:location_id>", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def store_edit(location_id: int, **context: Any) -> ResponseReturnValue:
     """Show a store's edit form."""
     db = get_db()
@@ -76,7 +77,7 @@ def store_edit(location_id: int, **context: Any) -> ResponseReturnValue:
 
 
 @bp.route("/admin/stores/<int:location_id>", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def store_update(location_id: int) -> ResponseReturnValue:
     """Change a store's name, area, time zone or address."""
 
@@ -93,7 +94,7 @@ def store_update(location_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/admin/stores/import", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def store_import() -> ResponseReturnValue:
     """Import stores from CSV (name, area, timezone[, address, external_ref])."""
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from flask.typing import ResponseReturnValue
 
+from fieldobs.api.security import allow
 from fieldobs.db import get_db
 from fieldobs.extensions import current_settings
 from fieldobs.operations.webhook_events import EVENTS
@@ -21,12 +22,12 @@ from fieldobs.people.scope import Role
 from fieldobs.scores import observer_calibration
 from fieldobs.storage.connection import rows
 from fieldobs.web.console.admin.forms import attempt, render
-from fieldobs.web.console.auth import caller, roles
+from fieldobs.web.console.auth import caller
 from fieldobs.web.console.blueprint import bp
 
 
 @bp.route("/admin/calibration", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def calibration() -> ResponseReturnValue:
     """Show how far each observer scores from the others at the same store and month."""
     kind = request.args.get("kind") or "mystery_shop"
@@ -40,7 +41,7 @@ def calibration() -> ResponseReturnValue:
 
 
 @bp.route("/admin/webhooks", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def webhooks(**context: Any) -> ResponseReturnValue:
     """List webhooks with a form to add one."""
     return render(
@@ -49,7 +50,7 @@ def webhooks(**context: Any) -> ResponseReturnValue:
 
 
 @bp.route("/admin/webhooks", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def webhook_create() -> ResponseReturnValue:
     """Subscribe a URL to events; its secret is shown once."""
 
@@ -70,7 +71,7 @@ def webhook_create() -> ResponseReturnValue:
 
 
 @bp.route("/admin/webhooks/<int:webhook_id>/delete", methods=["POST"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def webhook_delete(webhook_id: int) -> ResponseReturnValue:
     """Remove a webhook."""
 
@@ -82,7 +83,7 @@ def webhook_delete(webhook_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/admin/webhooks/<int:webhook_id>", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def webhook(webhook_id: int) -> ResponseReturnValue:
     """Show a webhook's deliveries, newest first."""
     db = get_db()
@@ -92,7 +93,7 @@ def webhook(webhook_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/admin/jobs", methods=["GET"])
-@roles(Role.ADMIN)
+@allow(Role.ADMIN)
 def jobs() -> ResponseReturnValue:
     """Show each scheduled job's latest runs."""
     found = rows(
