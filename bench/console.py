@@ -39,7 +39,7 @@ from PIL import Image
 
 # Run as a script (python bench/console.py): the scores benchmark's generator is a sibling.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.scores import BIN, REPO, generate
+from bench.scores_data import BIN, REPO, generate
 from fieldobs import create_app
 from fieldobs.db import get_db
 from fieldobs.exports.csv_export import VISIT_SELECT, ExportFilters, export_visits
