@@ -1,4 +1,4 @@
-"""The console's blueprint object (its views live in views.py and admin.py)."""
+"""The console's blueprint object (its views live in views.py and the admin/ package)."""
 
 from __future__ import annotations
 
