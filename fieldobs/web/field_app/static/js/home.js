@@ -1,6 +1,7 @@
 // The home screen: the outbox, reminders, returned visits, assignments or a manager's stores,
 // loose drafts and recent visits; an outbox entry the server refused is fixed or discarded here.
 
+import { draftAnswers } from "./answers.js";
 import { app, header, showStatus } from "./app.js";
 import { signOut } from "./signin.js";
 import { all, byOwner, get, meta, tx } from "./store.js";
@@ -12,16 +13,17 @@ const DAY = 86400000;
 const LONG_WAIT = DAY;
 const DUE_SOON = DAY;
 
-let refreshing = false;
-export async function refreshHome() {
-  if (refreshing) return;
-  refreshing = true;
-  try {
-    const lists = document.getElementById("home-lists");
-    if (lists) lists.replaceChildren(...(await homeLists()));
-  } finally {
-    refreshing = false;
-  }
+let refreshing = null;
+/** Redraw the home screen's lists; a call while one is drawing waits for that one. */
+export function refreshHome() {
+  // .finally runs as a later microtask, so the draw in flight is recorded before it clears.
+  refreshing ??= drawLists().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+async function drawLists() {
+  const lists = document.getElementById("home-lists");
+  if (lists) lists.replaceChildren(...(await homeLists()));
 }
 
 function storeOf(pull, id, fallback = {}) {
@@ -156,11 +158,7 @@ function recentVisits(pull, outbox) {
 async function reopen(entry) {
   const visit = JSON.parse(entry.body);
   await tx(["drafts", "outbox"], "readwrite", async (s) => {
-    const answers = {};
-    for (const a of visit.answers) {
-      answers[a.item] = { value: a.value ?? null, na: !!a.na, comment: a.comment || "",
-        photos: a.photos || [] };
-    }
+    const answers = draftAnswers(visit.answers);
     s.drafts.put({
       id: visit.id, owner: entry.owner, revision: visit.revision, kind: entry.kind,
       checklist: visit.checklist, location_id: visit.location_id,
