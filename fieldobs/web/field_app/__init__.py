@@ -34,6 +34,7 @@ SHELL = (
     "js/tus.js",
     "js/sync.js",
     "js/form.js",
+    "js/answers.js",
     "js/photos.js",
     "js/util.js",
 )

@@ -2,6 +2,7 @@
 // upload photos with tus, confirm with the server, pull the feed. Everything it sends belongs
 // to the signed-in person: another person's outbox waits for them on the device.
 
+import { answersOf } from "./answers.js";
 import { AuthError, getJson, HttpError, request } from "./api.js";
 import { req, tx, byOwner, photosOf, get } from "./store.js";
 import { upload, Refused } from "./tus.js";
@@ -18,27 +19,6 @@ export const STATE_LABELS = {
 };
 const BATCH = 100;
 const RECENT_DAYS = 60;
-
-/** Return the answers a draft holds, in the checklist's order, as the contract wants them. */
-export function answersOf(draft, checklist) {
-  const answers = [];
-  for (const section of checklist.sections) {
-    for (const item of section.items) {
-      const a = draft.answers[item.id];
-      if (!a) continue;
-      const photos = a.na ? [] : a.photos || [];
-      const hasValue = a.value !== null && a.value !== undefined && !Number.isNaN(a.value);
-      const comment = (a.comment || "").trim();
-      if (!a.na && !hasValue && !photos.length && !comment) continue;
-      const answer = { item: item.id, value: a.na || !hasValue ? null : a.value };
-      if (a.na) answer.na = true;
-      if (comment) answer.comment = comment;
-      if (photos.length) answer.photos = photos;
-      answers.push(answer);
-    }
-  }
-  return answers;
-}
 
 /**
  * Put a finished draft into the outbox, once: the visit's body is serialised here and never

@@ -1,6 +1,7 @@
 // A visit: start one from an assignment or a store (finding its draft if there is one), take
 // a returned visit back as a draft of its next revision, and the screen with its checklist form.
 
+import { draftAnswers } from "./answers.js";
 import { AuthError } from "./api.js";
 import { app, header, showStatus } from "./app.js";
 import { renderForm } from "./form.js";
@@ -46,11 +47,7 @@ export async function correct(returned) {
   const existing = await get("drafts", returned.id);
   if (!existing) {
     const sent = returned.visit;
-    const answers = {};
-    for (const a of sent.answers) {
-      answers[a.item] = { value: a.value ?? null, na: !!a.na, comment: a.comment || "",
-        photos: a.photos || [] };
-    }
+    const answers = draftAnswers(sent.answers);
     // Photos already on the server stay in the manifest; they need no new upload.
     for (const p of sent.photos || []) {
       if (!(await get("photos", p.id))) {
