@@ -16,10 +16,14 @@ from fieldobs.scores import location_gap, location_priorities, series_of, series
 from fieldobs.scores.periods import shift_period
 from fieldobs.scoring.stats import Moments, t_critical
 from fieldobs.storage.connection import Database, rows
+from fieldobs.storage.paging import Keyset
 from fieldobs.timeutil import parse_rfc3339
 from fieldobs.visits.read import visibility_clause
 
 STATUSES = ("awaiting_photos", "submitted", "released", "returned")
+# Newest first; the id breaks ties. Its cursors are sealed (fieldobs/storage/paging.py).
+VISITS_PER_PAGE = 20
+STORE_VISITS = Keyset("console_store_visits", ("observed_at", "id"), descending=True)
 GAP_MONTHS = 6
 
 
@@ -77,10 +81,10 @@ def store_visits(
     timezone: str,
     kind: str | None = None,
     status: str | None = None,
-    page: int = 1,
-    per_page: int = 20,
+    cursor: str | None = None,
+    per_page: int | None = None,
 ) -> dict[str, Any]:
-    """Return a page of a store's visits the caller may see, newest first."""
+    """Return a page of a store's visits the caller may see, newest first, and the next cursor."""
     clause, params = visibility_clause(principal)
     conditions, values = [clause, "visits.location_id = ?"], [*params, location_id]
     if kind:
@@ -89,17 +93,20 @@ def store_visits(
     if status:
         conditions.append("visits.status = ?")
         values.append(status)
+    per_page = per_page or VISITS_PER_PAGE
+    after, after_values = STORE_VISITS.after(db, cursor)
     found = rows(
         db.execute(
             "SELECT id, kind, status, checklist_slug, checklist_version, observed_at, score"
-            f" FROM visits WHERE {' AND '.join(conditions)}"
-            " ORDER BY observed_at DESC, id LIMIT ? OFFSET ?",
-            [*values, per_page + 1, (page - 1) * per_page],
+            f" FROM visits WHERE {' AND '.join(conditions)} AND {after}"
+            f" ORDER BY {STORE_VISITS.order_by} LIMIT ?",
+            [*values, *after_values, per_page + 1],
         )
     )
+    page, next_cursor, has_more = STORE_VISITS.page(db, found, per_page, cursor)
     store_side = is_store_side(principal)
     visits = []
-    for row in found[:per_page]:
+    for row in page:
         floored = store_side and row["kind"] == "mystery_shop"
         observed = round_to_hour(row["observed_at"]) if floored else row["observed_at"]
         visits.append(
@@ -110,7 +117,11 @@ def store_visits(
                 "score": rounded(row["score"]),
             }
         )
-    return {"visits": visits, "page": page, "has_more": len(found) > per_page}
+    return {
+        "visits": visits,
+        "first_page": cursor is None,
+        "next_cursor": next_cursor if has_more else None,
+    }
 
 
 def store_view(
@@ -121,7 +132,7 @@ def store_view(
     *,
     visit_kind: str | None,
     visit_status: str | None,
-    page: int,
+    cursor: str | None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Return everything the store page shows (404 outside the caller's scope)."""
@@ -151,7 +162,7 @@ def store_view(
             timezone=location["timezone"],
             kind=visit_kind,
             status=visit_status,
-            page=page,
+            cursor=cursor,
         ),
         "sections": sorted({s for p in series["series"] for s in p["sections"]}),
     }

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from fieldobs.dashboards import store as store_dashboard
+from fieldobs.dashboards.store import store_visits
+from fieldobs.db import get_db
+from fieldobs.people.accounts import authenticate
 from fieldobs.photos.processing import PhotoRejected, process_photo
 from fieldobs.web import pdf
 from tests.helpers.photo_factory import jpeg
@@ -73,12 +81,46 @@ def test_store_page_lists_visits_linking_to_reports(
     assert "Hide section lines" in html
 
 
-def test_store_visits_are_paged_and_filtered(signed_in: Callable[[str], FlaskClient]) -> None:
+def test_store_visits_are_filtered(signed_in: Callable[[str], FlaskClient]) -> None:
     client = signed_in("admin")
     html = client.get("/stores/1?visit_kind=walkthrough").get_data(as_text=True)
     assert "Walk-through</td>" in html
     assert "Mystery shop</td>" not in html
-    assert client.get("/stores/1?page=2").status_code == 200
+
+
+@pytest.mark.parametrize("per_page", [1, 2, 4])
+def test_store_visit_pages_follow_on_without_gaps_or_repeats(
+    web_app: Flask, world: World, per_page: int
+) -> None:
+    with web_app.app_context():
+        db = get_db()
+        admin = authenticate(db, world.org.tokens["admin"])
+        leeds = world.org.locations["leeds"]
+        listed = partial(store_visits, db, admin, leeds, timezone="Europe/London")
+        whole = [v["id"] for v in listed(per_page=100)["visits"]]
+        paged: list[str] = []
+        page = listed(per_page=per_page)
+        while True:
+            paged += [v["id"] for v in page["visits"]]
+            if page["next_cursor"] is None:
+                break
+            page = listed(per_page=per_page, cursor=page["next_cursor"])
+    assert len(whole) >= 5
+    assert paged == whole
+
+
+def test_store_page_links_to_older_visits_and_back_to_the_newest(
+    signed_in: Callable[[str], FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_dashboard, "VISITS_PER_PAGE", 2)
+    client = signed_in("admin")
+    first = client.get("/stores/1").get_data(as_text=True)
+    older = re.search(r'href="(\?[^"]*cursor=[^"]+)#visits" rel="next">Older', first)
+    assert older is not None
+    assert "Newest</a>" not in first
+    second = client.get("/stores/1" + html.unescape(older.group(1))).get_data(as_text=True)
+    assert "Newest</a>" in second
+    assert client.get("/stores/1?cursor=not-a-cursor").status_code == 400
 
 
 def test_report_shows_answers_reasons_comments_photos_and_criticals(

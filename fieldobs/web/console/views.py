@@ -276,7 +276,6 @@ def store(location_id: int) -> ResponseReturnValue:
     visit_status = args.get("status") or None
     if visit_status is not None and visit_status not in STATUSES:
         raise Invalid("Unknown status.", fields={"status": [f"one of {', '.join(STATUSES)}"]})
-    page = _page_number(args)
     view = store_view(
         db,
         caller(),
@@ -284,7 +283,7 @@ def store(location_id: int) -> ResponseReturnValue:
         filters,
         visit_kind=visit_kind,
         visit_status=visit_status,
-        page=page,
+        cursor=args.get("cursor") or None,
     )
     show_sections = args.get("sections") == "1"
     names = section_titles(db, filters.kind)
