@@ -1,28 +1,24 @@
-"""The scoring engine: explained item scores, section and visit scores, and their invariants."""
+"""The scoring engine: explained item scores, section and visit scores, critical items."""
 
 from __future__ import annotations
 
 import json
-import math
 from copy import deepcopy
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from fieldobs.checklists.format import is_scored, item_index, load_checklist_file, parse_checklist
-from fieldobs.scoring.answers import validate_answers
+from fieldobs.checklists.format import load_checklist_file, parse_checklist
 from fieldobs.scoring.engine import ItemScore, VisitScore, score_visit, threshold_fraction
-from tests.checklists.test_checklist_format import CHECKLISTS, item_of, minimal
-
-PROPERTY = settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-PHOTO_POOL = ("p0", "p1", "p2")
-
-
-def approx(value: float | None) -> Any:
-    """Compare a score approximately, None exactly."""
-    return None if value is None else pytest.approx(value, rel=1e-9, abs=1e-9)
+from tests.helpers.checklist_files import CHECKLISTS, item_of, minimal
+from tests.helpers.scoring_strategies import (
+    CHOICE,
+    DURATION,
+    HIGHER,
+    LOWER,
+    SCALE,
+    one_item_checklist,
+)
 
 
 def item_score(visit: VisitScore, item_id: str) -> ItemScore:
@@ -31,35 +27,6 @@ def item_score(visit: VisitScore, item_id: str) -> ItemScore:
 
 
 # --- item types and reasons -----------------------------------------------------------------
-
-
-def one_item_checklist(item: dict[str, Any]) -> dict[str, Any]:
-    """Return a definition with a single section holding one item."""
-    return parse_checklist(
-        {
-            "slug": "one",
-            "title": "One",
-            "kind": "mystery_shop",
-            "sections": [
-                {"id": "s", "title": "S", "items": [{"id": "s.i", "prompt": "P", **item}]}
-            ],
-        }
-    )
-
-
-CHOICE = {
-    "type": "choice",
-    "options": [
-        {"id": "good", "label": "Good", "score": 1},
-        {"id": "meh", "label": "Meh", "score": 0.4},
-        {"id": "bad", "label": "Bad", "score": 0},
-        {"id": "other", "label": "Other"},
-    ],
-}
-DURATION = {"type": "duration", "target": 30, "limit": 120, "weight": 3}
-LOWER = {"type": "number", "target": 2, "limit": 8, "unit": "people"}
-HIGHER = {"type": "number", "target": 10, "limit": 0}
-SCALE = {"type": "scale", "min": 1, "max": 5, "labels": {"5": "Superb"}}
 
 
 @pytest.mark.parametrize(
@@ -273,272 +240,3 @@ def test_readme_worked_example(
     scored = {s.id: s.score for s in result.sections if s.score is not None}
     assert scored == {k: pytest.approx(v) for k, v in sections.items()}
     assert result.score == pytest.approx(visit)
-
-
-# --- property tests -------------------------------------------------------------------------
-
-WEIGHTS = st.one_of(st.integers(1, 5), st.floats(0.1, 10, allow_nan=False))
-
-
-@st.composite
-def raw_items(draw: st.DrawFn, item_id: str) -> dict[str, Any]:
-    """Draw one raw (file-shaped) item of any type with valid type-specific keys."""
-    kind = draw(
-        st.sampled_from(["yes_no", "scale", "choice", "duration", "number", "text", "photo"])
-    )
-    item: dict[str, Any] = {"id": item_id, "prompt": "Prompt", "type": kind}
-    item["weight"] = draw(WEIGHTS)
-    item["allow_na"] = draw(st.booleans())
-    if draw(st.booleans()):
-        item["required"] = draw(st.booleans())
-    if kind != "photo":
-        item["photo"] = draw(st.sampled_from(["none", "optional", "required"]))
-    if kind == "scale":
-        item["min"] = draw(st.integers(-3, 3))
-        item["max"] = item["min"] + draw(st.integers(1, 6))
-    elif kind == "choice":
-        scores = draw(
-            st.lists(
-                st.one_of(st.none(), st.sampled_from([0, 0.25, 0.5, 1]), st.floats(0, 1)),
-                min_size=2,
-                max_size=4,
-            )
-        )
-        item["options"] = [
-            {"id": f"o{n}", "label": f"Option {n}"} | ({} if s is None else {"score": s})
-            for n, s in enumerate(scores)
-        ]
-    elif kind == "duration":
-        item["target"] = draw(st.integers(0, 60))
-        item["limit"] = item["target"] + draw(st.integers(1, 300))
-    elif kind == "number" and draw(st.booleans()):
-        item["target"], item["limit"] = draw(
-            st.lists(st.integers(0, 20), min_size=2, max_size=2, unique=True)
-        )
-    if is_scored(item) and draw(st.booleans()):
-        item["critical"] = True
-        if kind == "choice" and not any(o.get("score") == 0 for o in item["options"]):
-            item["options"].append({"id": "zero", "label": "Zero", "score": 0})
-    return item
-
-
-@st.composite
-def definitions(draw: st.DrawFn) -> dict[str, Any]:
-    """Draw a valid checklist definition, normalised by the real schema."""
-    sections = []
-    for s in range(draw(st.integers(1, 4))):
-        count = draw(st.integers(1, 5))
-        items = [draw(raw_items(f"s{s}.i{i}")) for i in range(count)]
-        sections.append({"id": f"s{s}", "title": f"S{s}", "weight": draw(WEIGHTS), "items": items})
-    zeroes = draw(st.sampled_from(["section", "visit"]))
-    raw = {"slug": "gen", "title": "Generated", "kind": "walkthrough", "critical_zeroes": zeroes}
-    return parse_checklist({**raw, "sections": sections})
-
-
-def value_for(item: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Return a strategy of valid non-null values for an item."""
-    kind = item["type"]
-    if kind == "yes_no":
-        return st.booleans()
-    if kind == "scale":
-        return st.integers(item["min"], item["max"])
-    if kind == "choice":
-        return st.sampled_from([o["id"] for o in item["options"]])
-    if kind in ("duration", "number"):
-        return st.one_of(st.integers(0, 400), st.floats(0, 400, allow_nan=False))
-    return st.text(max_size=20)
-
-
-@st.composite
-def answer_for(draw: st.DrawFn, item: dict[str, Any]) -> dict[str, Any] | None:
-    """Draw a valid answer for an item, or None to leave it out."""
-    modes = ["value"]
-    if item["allow_na"]:
-        modes.append("na")
-    if not item["required"]:
-        modes += ["omit", "blank"]
-    mode = draw(st.sampled_from(modes))
-    if mode == "omit":
-        return None
-    answer: dict[str, Any] = {"item": item["id"]}
-    if mode == "na":
-        answer["na"] = True
-    elif mode == "blank":
-        answer["value"] = None
-    elif item["type"] != "photo":
-        answer["value"] = draw(value_for(item))
-    least = 1 if item["photo"] == "required" and mode == "value" else 0
-    if item["photo"] != "none":
-        photos = draw(
-            st.lists(st.sampled_from(PHOTO_POOL), min_size=least, max_size=2, unique=True)
-        )
-        if photos:
-            answer["photos"] = photos
-    return answer
-
-
-@st.composite
-def visits(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Draw a definition and a valid set of answers for it."""
-    definition = draw(definitions())
-    answers = []
-    for _, item in item_index(definition).values():
-        answer = draw(answer_for(item))
-        if answer is not None:
-            answers.append(answer)
-    return definition, draw(st.permutations(answers))
-
-
-def scores_of(visit: VisitScore) -> tuple[Any, list[Any]]:
-    """Return a visit's scores in a form that compares approximately."""
-    return approx(visit.score), [approx(s.score) for s in visit.sections]
-
-
-@PROPERTY
-@given(visits())
-def test_generated_answers_are_valid(visit: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
-    definition, answers = visit
-    assert validate_answers(definition, answers, set(PHOTO_POOL)) == {}
-
-
-@PROPERTY
-@given(visits())
-def test_scores_are_between_0_and_100_or_none(
-    visit: tuple[dict[str, Any], list[dict[str, Any]]],
-) -> None:
-    result = score_visit(*visit)
-    for score in [result.score, *(s.score for s in result.sections)]:
-        assert score is None or 0 <= score <= 100
-    assert (result.score is None) == all(s.score is None for s in result.sections)
-    for section in result.sections:
-        items = [i for i in result.items if i.section == section.id]
-        assert section.earned == pytest.approx(sum(i.earned for i in items))
-        assert section.possible == pytest.approx(sum(i.possible for i in items))
-    for item in result.items:
-        assert 0 <= item.earned <= item.possible
-        assert item.applicable or item.possible == 0
-    json.dumps(result.to_dict())
-
-
-def _mark_na(
-    definition: dict[str, Any], answers: list[dict[str, Any]], chosen: list[bool]
-) -> tuple[set[str], list[dict[str, Any]]]:
-    """Answer N/A for a chosen subset of the items that allow it; return their ids too."""
-    na_ids = {
-        item_id
-        for (item_id, (_, item)), pick in zip(item_index(definition).items(), chosen, strict=False)
-        if pick and item["allow_na"]
-    }
-    kept = [a for a in answers if a["item"] not in na_ids]
-    return na_ids, kept + [{"item": item_id, "na": True} for item_id in sorted(na_ids)]
-
-
-@PROPERTY
-@given(visits(), st.lists(st.booleans(), min_size=20, max_size=20))
-def test_na_answer_scores_as_if_the_item_were_not_in_the_checklist(
-    visit: tuple[dict[str, Any], list[dict[str, Any]]], chosen: list[bool]
-) -> None:
-    definition, answers = visit
-    na_ids, with_na = _mark_na(definition, answers, chosen)
-    without = deepcopy(definition)
-    for section in without["sections"]:
-        section["items"] = [i for i in section["items"] if i["id"] not in na_ids]
-    remaining = [a for a in with_na if a["item"] not in na_ids]
-    assert scores_of(score_visit(definition, with_na)) == scores_of(score_visit(without, remaining))
-
-
-@PROPERTY
-@given(visits(), st.lists(st.booleans(), min_size=20, max_size=20))
-def test_na_answer_on_an_optional_item_scores_like_no_answer(
-    visit: tuple[dict[str, Any], list[dict[str, Any]]], chosen: list[bool]
-) -> None:
-    definition, answers = visit
-    optional = deepcopy(definition)
-    for _, item in item_index(optional).values():
-        item["required"] = False
-    na_ids, with_na = _mark_na(optional, answers, chosen)
-    unanswered = [a for a in with_na if a["item"] not in na_ids]
-    assert validate_answers(optional, with_na, set(PHOTO_POOL)) == {}
-    assert scores_of(score_visit(optional, with_na)) == scores_of(score_visit(optional, unanswered))
-
-
-@PROPERTY
-@given(visits(), st.lists(st.floats(0.01, 100), min_size=4, max_size=4))
-def test_scaling_item_weights_within_each_section_changes_nothing(
-    visit: tuple[dict[str, Any], list[dict[str, Any]]], factors: list[float]
-) -> None:
-    definition, answers = visit
-    scaled = deepcopy(definition)
-    for section, factor in zip(scaled["sections"], factors, strict=False):
-        for item in section["items"]:
-            item["weight"] *= factor
-    assert scores_of(score_visit(scaled, answers)) == scores_of(score_visit(definition, answers))
-
-
-@PROPERTY
-@given(visits(), st.floats(0.01, 100))
-def test_scaling_section_weights_changes_nothing(
-    visit: tuple[dict[str, Any], list[dict[str, Any]]], factor: float
-) -> None:
-    definition, answers = visit
-    scaled = deepcopy(definition)
-    for section in scaled["sections"]:
-        section["weight"] *= factor
-    assert scores_of(score_visit(scaled, answers)) == scores_of(score_visit(definition, answers))
-
-
-def failing_value(item: dict[str, Any]) -> Any:
-    """Return a value that earns nothing for a scored item."""
-    kind = item["type"]
-    if kind == "yes_no":
-        return False
-    if kind == "scale":
-        return item["min"]
-    if kind == "choice":
-        return next(o["id"] for o in item["options"] if o["score"] == 0)
-    return item["limit"]  # duration and number: at the limit, in either direction
-
-
-@PROPERTY
-@given(visits(), st.data())
-def test_failed_critical_item_zeroes_its_section_or_the_visit(
-    visit: tuple[dict[str, Any], list[dict[str, Any]]], data: st.DataObject
-) -> None:
-    definition, answers = visit
-    scored = [(s, i) for s, i in item_index(definition).values() if is_scored(i)]
-    if not scored:
-        return
-    section, item = data.draw(st.sampled_from(scored))
-    item["critical"] = True
-    if item["type"] == "choice" and not any(o["score"] == 0 for o in item["options"]):
-        item["options"].append({"id": "zero", "label": "Zero", "score": 0})
-    failing = {"item": item["id"], "value": failing_value(item)}
-    if item["photo"] == "required":
-        failing["photos"] = ["p0"]
-    answers = [a for a in answers if a["item"] != item["id"]] + [failing]
-    assert validate_answers(definition, answers, set(PHOTO_POOL)) == {}
-
-    result = score_visit(definition, answers)
-    assert item["id"] in result.critical_failures
-    by_id = {s.id: s for s in result.sections}
-    assert by_id[section["id"]].score == 0
-    assert by_id[section["id"]].critical_failed
-    if definition["critical_zeroes"] == "visit":
-        assert result.score == 0
-        assert all(s.score in (0, None) for s in result.sections)
-        assert all(i.earned == 0 for i in result.items)
-    else:
-        assert result.score is not None
-        assert all(i.earned == 0 for i in result.items if i.section == section["id"])
-
-
-@PROPERTY
-@given(visits())
-def test_score_does_not_depend_on_answer_order(
-    visit: tuple[dict[str, Any], list[dict[str, Any]]],
-) -> None:
-    definition, answers = visit
-    forward = score_visit(definition, answers)
-    backward = score_visit(definition, list(reversed(answers)))
-    assert forward == backward
-    assert forward.score is None or math.isfinite(forward.score)

@@ -14,15 +14,21 @@ from fieldobs.scoring import plan as scoring_plan
 from fieldobs.scoring.answers import validate_answers
 from fieldobs.scoring.engine import VisitScore, score_visit
 from fieldobs.scoring.plan import ChecklistPlan
-from tests.checklists.test_checklist_format import CHECKLISTS
-from tests.scoring.test_answer_validation import (
+from tests.helpers.checklist_answers import (
     BAD,
     PHOTOS,
     fixture_data,
     full_mystery_shop_answers,
     valid_answers,
 )
-from tests.scoring.test_scoring import DURATION, PHOTO_POOL, PROPERTY, one_item_checklist, visits
+from tests.helpers.checklist_files import CHECKLISTS
+from tests.helpers.scoring_strategies import (
+    DURATION,
+    PHOTO_POOL,
+    PROPERTY,
+    one_item_checklist,
+    visits,
+)
 
 Visit = tuple[dict[str, Any], list[dict[str, Any]]]
 

@@ -10,11 +10,7 @@ import requests
 
 from tests.helpers.browser import CHROMIUM_ARGS, PHONE, chromium_path
 from tests.helpers.fault_proxy import always
-from tests.helpers.figures import Figures
-from tests.helpers.photo_factory import jpeg
-from tests.helpers.server_process import stored_bodies
-from tests.helpers.visit_factory import make_visit
-from tests.web.field_app.conftest import (
+from tests.helpers.field_app_journey import (
     Api,
     CountingProxy,
     add_photos,
@@ -25,6 +21,10 @@ from tests.web.field_app.conftest import (
     wait_controlled,
     wait_until,
 )
+from tests.helpers.figures import Figures
+from tests.helpers.photo_factory import jpeg
+from tests.helpers.server_process import stored_bodies
+from tests.helpers.visit_factory import make_visit
 
 UPLOADS = b"PATCH /api/v1/uploads/"
 

@@ -9,10 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.figures import Figures
-from tests.helpers.photo_factory import assert_sanitised
-from tests.helpers.server_process import stored_bodies
-from tests.web.field_app.conftest import (
+from tests.helpers.field_app_journey import (
     Api,
     add_photos,
     answer_all,
@@ -21,6 +18,9 @@ from tests.web.field_app.conftest import (
     sign_in,
     wait_controlled,
 )
+from tests.helpers.figures import Figures
+from tests.helpers.photo_factory import assert_sanitised
+from tests.helpers.server_process import stored_bodies
 
 FIELDOBS = Path(sys.executable).parent / "fieldobs"
 # Counts the home screen's drawn lists at the moment the app marks "home-ready".
