@@ -15,7 +15,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from fieldobs.db import storage_for
 from tests.helpers.app import Org, make_app
-from tests.web.world import World, seed_world, sign_in
+from tests.helpers.console_world import World, seed_world, sign_in
 
 
 @pytest.fixture(scope="session")

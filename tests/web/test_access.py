@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.web.world import World
+from tests.helpers.console_world import World
 
 ADMIN_PAGES = [
     "/admin/review",

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fieldobs.exports.csv_export import neutralise
-from tests.web.world import EVIL_STORE, World
+from tests.helpers.console_world import EVIL_STORE, World
 
 
 def _rows(data: bytes) -> list[dict[str, str]]:

@@ -22,8 +22,8 @@ from fieldobs.db import get_db
 from fieldobs.people.accounts import authenticate
 from fieldobs.photos.processing import PhotoRejected, process_photo
 from fieldobs.web import pdf
+from tests.helpers.console_world import World, csrf_token
 from tests.helpers.photo_factory import jpeg
-from tests.web.world import World, csrf_token
 
 
 def _post(client: FlaskClient, page: str, path: str, **data: object) -> TestResponse:

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers.app import PASSWORD
-from tests.web.world import World, csrf_token, sign_in
+from tests.helpers.console_world import World, csrf_token, sign_in
 
 
 def test_session_cookie_is_httponly_and_lax(web_app: Flask) -> None:
