@@ -31,372 +31,47 @@ Chromium: apt-get install -y chromium (FIELDOBS_CHROMIUM names another build).
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import os
-import random
 import shutil
-import socket
-import socketserver
 import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.field_app_scripts import (
+    ADD_FILE_INPUT,
+    FILL_OUTBOX,
+    LAST_CONFIRMED,
+    MARK,
+    OUTBOX_BODY,
+    PARSED,
+    PHOTO_COPIES,
+    RAW_PUT,
+    SEND_DIRECTLY,
+    SYNC_IDLE,
+    WATCH_ONLINE,
+)
+from bench.field_app_setup import (
+    CHROMIUM_ARGS,
+    PHONE,
+    PHOTO_SIZE,
+    call,
+    chromium_path,
+    give_shopper_assignments,
+    phone_context,
+    shell_bytes,
+    wait_for_service_worker,
+    write_phone_photo,
+)
 from bench.serving import PASSWORD, Server
-
-SEED = 20261123
-PHOTO_SIZE = (4032, 3024)
-# Chromium's own background traffic (updates, sync, field trials) must not leave this machine.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-]
-PHONE: ViewportSize = {"width": 390, "height": 844}
-
-# Added to every page before its own scripts: marks when the sign-in form and a usable home
-# (an assignment's "Start visit" button) first reach the document, and each form submitted.
-# The app's own "home-ready" mark is not used for this: it can fire before the lists are drawn.
-MARKS_SCRIPT = """
-(() => {
-  const wanted = {
-    "bench-sign-in-form": () => document.getElementById("username"),
-    "bench-home-usable": () => [...document.querySelectorAll("#home-lists button")]
-      .some((button) => button.textContent === "Start visit"),
-  };
-  const observer = new MutationObserver(() => {
-    for (const [name, found] of Object.entries(wanted)) {
-      if (found()) {
-        performance.mark(name);
-        delete wanted[name];
-      }
-    }
-    if (!Object.keys(wanted).length) observer.disconnect();
-  });
-  observer.observe(document, { childList: true, subtree: true });
-  document.addEventListener("submit", () => performance.mark("bench-submit"), true);
-})();
-"""
-MARK = "(name) => performance.getEntriesByName(name)[0]?.startTime ?? null"
-PARSED = "() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"
-# The app's modules, imported by URL: the same instances the page runs.
-MODULES = """
-const load = (name) => import(new URL(`js/${name}.js`, location.href).href);
-"""
-OUTBOX_BODY = f"""async () => {{
-  {MODULES}
-  const store = await load("store");
-  const session = await store.meta("session");
-  const entries = await store.byOwner("outbox", session.username);
-  return entries.sort((a, b) => b.created_at - a.created_at)[0].body;
-}}"""
-RAW_PUT = """async (body) => {
-  const db = await new Promise((resolve, reject) => {
-    const request = indexedDB.open("bench-baseline", 1);
-    request.onupgradeneeded = () => request.result.createObjectStore("outbox", { keyPath: "key" });
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-  const started = performance.now();
-  await new Promise((resolve, reject) => {
-    // The app's own transactions ask for strict durability too.
-    const t = db.transaction("outbox", "readwrite", { durability: "strict" });
-    t.objectStore("outbox").put({ key: crypto.randomUUID(), body });
-    t.oncomplete = resolve;
-    t.onabort = () => reject(t.error);
-  });
-  const took = performance.now() - started;
-  db.close();
-  return took;
-}"""
-ADD_FILE_INPUT = """() => {
-  const input = document.createElement("input");
-  input.type = "file";
-  input.id = "bench-photo";
-  input.hidden = true;
-  document.body.append(input);
-}"""
-PHOTO_COPIES = f"""async (runs) => {{
-  {MODULES}
-  const photos = await load("photos");
-  const file = document.getElementById("bench-photo").files[0];
-  const decode = async () => (await createImageBitmap(file, {{ imageOrientation: "from-image" }}))
-    .close();
-  await decode();
-  let prepared = await photos.prepare(file);
-  const copying = [];
-  const decoding = [];
-  for (let run = 0; run < runs; run += 1) {{
-    let started = performance.now();
-    await decode();
-    decoding.push(performance.now() - started);
-    started = performance.now();
-    prepared = await photos.prepare(file);
-    copying.push(performance.now() - started);
-  }}
-  return {{ picked: file.size, sent: prepared.size, type: prepared.content_type, copying,
-    decoding }};
-}}"""
-# Drafts answered like a person would (every value item), put in the outbox by the app's own
-# finish(): the same bytes "Finish" writes.
-FILL_OUTBOX = f"""async ({{ count, locationId }}) => {{
-  {MODULES}
-  const [store, sync, util] = await Promise.all(["store", "sync", "util"].map(load));
-  const owner = (await store.meta("session")).username;
-  const checklist = sync.latestChecklist(await store.get("pull", owner), {{
-    slug: "mystery-shop" }});
-  const valueOf = (item) => ({{
-    yes_no: true, choice: item.options?.[0]?.id, scale: item.max, duration: 65, number: 3,
-    text: "Helpful and calm.",
-  }})[item.type];
-  const bodies = [];
-  for (let n = 0; n < count; n += 1) {{
-    const answers = {{}};
-    for (const section of checklist.sections) {{
-      for (const item of section.items) {{
-        if (item.type === "photo") continue;
-        answers[item.id] = {{ value: valueOf(item), na: false, comment: "", photos: [] }};
-      }}
-    }}
-    const draft = {{
-      id: util.uuid4(), owner, revision: 1, kind: checklist.kind,
-      checklist: {{ slug: checklist.slug, version: checklist.version }},
-      location_id: locationId, assignment_id: null,
-      started_at: util.rfc3339(new Date(Date.now() - 1200000)), updated_at: Date.now(),
-      answers, notes: "", label: {{ store: "Bench", title: checklist.title }},
-    }};
-    await store.put("drafts", draft);
-    bodies.push((await sync.finish(draft, checklist, draft.label)).body);
-  }}
-  return bodies;
-}}"""
-# Notes when the network comes back, and keeps every request's timing from then on: the
-# sync is timed from the page's own record of its requests, with nothing polling meanwhile.
-WATCH_ONLINE = """() => {
-  performance.clearResourceTimings();
-  performance.setResourceTimingBufferSize(100000);
-  window.benchOnline = new Promise((resolve) => {
-    addEventListener("online", () => resolve(performance.now()), { once: true });
-  });
-}"""
-# The ms from the network coming back to the answer of the last GET /api/v1/visits/<id>
-# confirming one of these visits (the app then marks it done and it leaves the outbox).
-LAST_CONFIRMED = """async (ids) => {
-  const online = await window.benchOnline;
-  const wanted = new Set(ids.map((id) => `/api/v1/visits/${id}`));
-  const confirmations = performance.getEntriesByType("resource")
-    .filter((entry) => wanted.has(new URL(entry.name).pathname));
-  if (new Set(confirmations.map((entry) => entry.name)).size !== ids.length) {
-    throw new Error("not every visit was confirmed");
-  }
-  return Math.max(...confirmations.map((entry) => entry.responseEnd)) - online;
-}"""
-SYNC_IDLE = f"""async () => {{
-  {MODULES}
-  const locks = await navigator.locks.query();
-  if ([...locks.held, ...locks.pending].some((lock) => lock.name === "fieldobs-sync")) {{
-    return false;
-  }}
-  const store = await load("store");
-  const owner = (await store.meta("session")).username;
-  return !(await store.byOwner("outbox", owner)).some((entry) => !entry.done);
-}}"""
-# The baseline: the same visits (new ids) sent with nothing but fetch and the app's token.
-SEND_DIRECTLY = f"""async (bodies) => {{
-  {MODULES}
-  const store = await load("store");
-  const headers = {{
-    "Content-Type": "application/json",
-    Authorization: `Bearer ${{(await store.meta("session")).token}}`,
-  }};
-  const renamed = () => bodies.map((body) => ({{ ...JSON.parse(body), id: crypto.randomUUID() }}));
-  const one = renamed();
-  let started = performance.now();
-  for (const visit of one) {{
-    const response = await fetch(`/api/v1/visits/${{visit.id}}`, {{
-      method: "PUT", headers, body: JSON.stringify(visit) }});
-    if (response.status !== 201) throw new Error(`PUT answered ${{response.status}}`);
-  }}
-  const putMs = performance.now() - started;
-  const batch = renamed();
-  started = performance.now();
-  const response = await fetch("/api/v1/sync/visits", {{
-    method: "POST", headers, body: JSON.stringify({{ visits: batch }}) }});
-  const results = (await response.json()).results;
-  const batchMs = performance.now() - started;
-  if (results.filter((r) => r.status === 201).length !== batch.length) {{
-    throw new Error(`batch: ${{JSON.stringify(results.slice(0, 2))}}`);
-  }}
-  return {{ putMs, batchMs }};
-}}"""
-
-
-def chromium_path() -> str:
-    """Return the Chromium to drive, or exit saying how to install it."""
-    for candidate in (os.environ.get("FIELDOBS_CHROMIUM"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    found = shutil.which("chromium")
-    if found is None:
-        sys.exit("Chromium not found: apt-get install -y chromium (or set FIELDOBS_CHROMIUM)")
-    return found
-
-
-def call(server: Server, token: str, method: str, path: str, body: Any = None) -> Any:
-    """Send one JSON request to the server's API and return its answer (raising on an error)."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        conn.request(
-            method,
-            path,
-            body=None if body is None else json.dumps(body),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        response = conn.getresponse()
-        answer = json.loads(response.read() or b"null")
-    finally:
-        conn.close()
-    if response.status >= 400:
-        raise RuntimeError(f"{method} {path}: {response.status} {answer}")
-    return answer
-
-
-def give_shopper_assignments(server: Server, count: int) -> int:
-    """Give the shopper `count` open mystery shops, each at a store of its own; return a store."""
-    admin = server.token("admin")
-    area = call(server, admin, "POST", "/api/v1/areas", {"name": "Bench"})["id"]
-    now = datetime.now(UTC)
-    store = 0
-    for number in range(1, count + 1):
-        store = call(
-            server,
-            admin,
-            "POST",
-            "/api/v1/locations",
-            {"name": f"Store {number}", "area_id": area, "timezone": "Europe/London"},
-        )["id"]
-        window = {
-            "window_start": (now - timedelta(hours=2)).isoformat(),
-            "window_end": (now + timedelta(hours=20)).isoformat(),
-        }
-        call(
-            server,
-            admin,
-            "POST",
-            "/api/v1/assignments",
-            {"shopper": "shopper", "location_id": store, "checklist": "mystery-shop", **window},
-        )
-    return int(store)
-
-
-def write_phone_photo(path: Path) -> None:
-    """Write a 12 MP JPEG (quality 95) of seeded noise over a gradient, about 6 MB."""
-    rng = random.Random(SEED)
-    noise = Image.frombytes("RGB", PHOTO_SIZE, rng.randbytes(PHOTO_SIZE[0] * PHOTO_SIZE[1] * 3))
-    gradient = Image.linear_gradient("L").resize(PHOTO_SIZE).convert("RGB")
-    # Mostly gradient: pure noise at quality 95 would be several times a camera's file.
-    Image.blend(gradient, noise, 0.14).save(path, "JPEG", quality=95)
-
-
-@dataclass
-class WireCounts:
-    """What a counting proxy sent back to the browser."""
-
-    requests: int = 0
-    total_bytes: int = 0
-    body_bytes: int = 0
-
-
-@contextmanager
-def counting_proxy(upstream_port: int, *, uncompressed: bool) -> Iterator[tuple[str, WireCounts]]:
-    """Forward HTTP requests to the server, counting the answers; yield its URL and the counts."""
-    counts, lock = WireCounts(), threading.Lock()
-    # One request per connection: the answer then ends where the connection does.
-    dropped = {b"connection", b"accept-encoding"} if uncompressed else {b"connection"}
-
-    class Forward(socketserver.StreamRequestHandler):
-        """Pass one request on and its answer back."""
-
-        def handle(self) -> None:
-            """Forward one request, counting the bytes of its answer."""
-            lines = [self.rfile.readline().rstrip(b"\r\n")]
-            if not lines[0]:
-                return  # a connection opened ahead of need, closed unused
-            length = 0
-            while line := self.rfile.readline().rstrip(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-                if name.strip().lower() not in dropped:
-                    lines.append(line)
-            lines.append(b"Connection: close")
-            if uncompressed:
-                lines.append(b"Accept-Encoding: identity")
-            request = b"\r\n".join(lines) + b"\r\n\r\n" + self.rfile.read(length)
-            with socket.create_connection(("127.0.0.1", upstream_port), timeout=30) as upstream:
-                upstream.sendall(request)
-                answer = upstream.makefile("rb").read()
-            with lock:
-                counts.requests += 1
-                counts.total_bytes += len(answer)
-                counts.body_bytes += len(answer) - answer.index(b"\r\n\r\n") - 4
-            self.wfile.write(answer)
-
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Forward) as proxy:
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
-        try:
-            yield f"http://127.0.0.1:{proxy.server_address[1]}", counts
-        finally:
-            proxy.shutdown()
-
-
-def phone_context(browser: Browser) -> BrowserContext:
-    """Open a fresh phone-sized context that marks when the app becomes usable."""
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2)
-    context.add_init_script(MARKS_SCRIPT)
-    return context
-
-
-def wait_for_service_worker(page: Page) -> None:
-    """Wait until the service worker controls the page (the shell is then kept offline)."""
-    # Polled from here: the app's CSP forbids the eval that wait_for_function needs.
-    for _ in range(300):
-        if page.evaluate("() => !!navigator.serviceWorker?.controller"):
-            return
-        page.wait_for_timeout(100)
-    raise RuntimeError("the service worker never took control of the page")
-
-
-def shell_bytes(browser: Browser, server: Server, *, uncompressed: bool) -> WireCounts:
-    """Load the shell through a counting proxy in a fresh context; return the counts."""
-    with counting_proxy(server.port, uncompressed=uncompressed) as (url, counts):
-        context = phone_context(browser)
-        page = context.new_page()
-        page.goto(f"{url}/app/")
-        page.get_by_label("Username").wait_for()
-        wait_for_service_worker(page)
-        page.wait_for_load_state("networkidle")
-        context.close()
-    return counts
 
 
 def sign_in(page: Page) -> None:
