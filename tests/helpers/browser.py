@@ -9,17 +9,9 @@ from pathlib import Path
 
 import pytest
 
-# Chromium's own background traffic (updates, sync, field trials) must not leave this machine.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-]
+# The flags that keep Chromium's own traffic on this machine: one list, the benchmark's.
+from bench.field_app_setup import CHROMIUM_ARGS as CHROMIUM_ARGS
+
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
