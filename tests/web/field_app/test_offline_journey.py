@@ -83,6 +83,12 @@ def test_offline_mystery_shop_arrives_once_with_clean_photos(
     page.goto(f"{server.url}/app/")
     page.get_by_text("Submitted").first.wait_for(timeout=30_000)
     shot(page, "06-home-after-sync")
+    # Confirmed by one listing of what changed, not by a request per visit.
+    asked = page.evaluate(
+        "performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)"
+    )
+    assert "/api/v1/visits" in asked
+    assert not [path for path in asked if path.startswith("/api/v1/visits/")]
 
     stored = stored_bodies(server.data_dir)
     assert len(stored) == 1

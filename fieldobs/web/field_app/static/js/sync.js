@@ -19,6 +19,10 @@ export const STATE_LABELS = {
 };
 const BATCH = 100;
 const RECENT_DAYS = 60;
+const SKEW_MARGIN = 86400000;
+// Beyond this many pages of changes, the visits not yet seen are asked for one by one.
+const CONFIRM_PAGES = 5;
+const RECENT_PAGES = 50;
 
 /**
  * Put a finished draft into the outbox, once: the visit's body is serialised here and never
@@ -286,15 +290,22 @@ export class Sync extends EventTarget {
   }
 
   async confirm(owner, token) {
-    const entries = (await byOwner("outbox", owner)).filter(
-      (e) => e.state === "sent" || e.state === "awaiting_photos",
-    );
-    for (const entry of entries) {
+    const entries = [];
+    for (const entry of await byOwner("outbox", owner)) {
+      if (entry.state !== "sent" && entry.state !== "awaiting_photos") continue;
       const local = await photosOf(entry.id);
-      if (local.some((p) => entry.photos.includes(p.id) && p.state !== "done")) continue;
-      let visit;
+      if (!local.some((p) => entry.photos.includes(p.id) && p.state !== "done")) entries.push(entry);
+    }
+    if (!entries.length) return;
+    // One listing of what changed since the oldest was finished (a day early: the phone's clock
+    // may run ahead) answers for all of them; a visit it misses is asked for on its own.
+    const earliest = Math.min(...entries.map((e) => e.created_at));
+    const since = new Date(earliest - SKEW_MARGIN).toISOString();
+    const changed = await this.changedSince(token, since, CONFIRM_PAGES);
+    for (const entry of entries) {
+      let visit = changed.get(entry.id);
       try {
-        visit = await getJson(`visits/${entry.id}`, { token });
+        visit ??= await getJson(`visits/${entry.id}`, { token });
       } catch (error) {
         if (error instanceof HttpError && error.status === 404) continue;
         throw error;
@@ -340,25 +351,30 @@ export class Sync extends EventTarget {
     }
   }
 
-  async refreshVisits(owner, token) {
-    const since = new Date(Date.now() - RECENT_DAYS * 86400000).toISOString();
+  /** Return the person's visits changed at or after `since`, by id (at most `pages` pages). */
+  async changedSince(token, since, pages) {
     const found = new Map();
     let cursor = null;
-    for (let page = 0; page < 50; page += 1) {
+    for (let page = 0; page < pages; page += 1) {
       const query = new URLSearchParams({ since, limit: "200" });
       if (cursor) query.set("cursor", cursor);
       const data = await getJson(`visits?${query}`, { token });
-      for (const v of data.visits) {
-        found.set(v.id, {
-          id: v.id, revision: v.revision, status: v.status, kind: v.kind,
-          location_id: v.location_id, checklist: v.checklist, score: v.score,
-          finished_at: v.finished_at, observer: v.observer || null,
-        });
-      }
+      for (const v of data.visits) found.set(v.id, v);
       cursor = data.cursor;
       if (!data.has_more) break;
     }
+    return found;
+  }
+
+  async refreshVisits(owner, token) {
+    const since = new Date(Date.now() - RECENT_DAYS * 86400000).toISOString();
+    const found = await this.changedSince(token, since, RECENT_PAGES);
     const recent = [...found.values()]
+      .map((v) => ({
+        id: v.id, revision: v.revision, status: v.status, kind: v.kind,
+        location_id: v.location_id, checklist: v.checklist, score: v.score,
+        finished_at: v.finished_at, observer: v.observer || null,
+      }))
       .sort((a, b) => String(b.finished_at).localeCompare(String(a.finished_at)))
       .slice(0, 30);
     await tx(["pull", "outbox"], "readwrite", async (s) => {
