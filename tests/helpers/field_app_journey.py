@@ -111,6 +111,20 @@ def answer_all(page: Any, checklist: dict[str, Any], skip: tuple[str, ...] = ())
                 box.locator("textarea").first.fill("Helpful and calm.")
 
 
+def finish_visit(page: Any) -> None:
+    """Tap "Finish visit" and wait for the home screen's lists."""
+    page.get_by_role("button", name="Finish visit").click()
+    page.locator("#outbox-h, #recent-h").first.wait_for()
+
+
+def wait_submitted(page: Any) -> None:
+    """Wait until a visit on the home screen shows as submitted (the page's text if never)."""
+    try:
+        page.locator(".card .state-submitted").first.wait_for(timeout=30_000)
+    except Exception as error:
+        raise AssertionError(page.inner_text("body")) from error
+
+
 def add_photos(page: Any, item_id: str, paths: list[Path]) -> None:
     """Attach photo files to an item through its gallery input and wait for the previews."""
     box = item(page, item_id)

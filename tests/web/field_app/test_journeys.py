@@ -15,10 +15,12 @@ from tests.helpers.field_app_journey import (
     CountingProxy,
     add_photos,
     answer_all,
+    finish_visit,
     item,
     shot,
     sign_in,
     wait_controlled,
+    wait_submitted,
     wait_until,
 )
 from tests.helpers.figures import Figures
@@ -27,18 +29,6 @@ from tests.helpers.server_process import stored_bodies
 from tests.helpers.visit_factory import make_visit
 
 UPLOADS = b"PATCH /api/v1/uploads/"
-
-
-def _finish(page: Any) -> None:
-    page.get_by_role("button", name="Finish visit").click()
-    page.locator("#outbox-h, #recent-h").first.wait_for()
-
-
-def _submitted(page: Any) -> None:
-    try:
-        page.locator(".card .state-submitted").first.wait_for(timeout=30_000)
-    except Exception as error:
-        raise AssertionError(page.inner_text("body")) from error
 
 
 def test_first_load_of_the_shell_is_small(phone: Any, server: Any, figures: Figures) -> None:
@@ -79,8 +69,8 @@ def test_cut_photo_upload_resumes_from_the_servers_offset(
         page.get_by_role("button", name="Start visit").click()
         answer_all(page, checklist)
         add_photos(page, "notes.queue_photo", [big])
-        _finish(page)
-        _submitted(page)
+        finish_visit(page)
+        wait_submitted(page)
         patched = sum(n for line, n in proxy.sent_bodies if line.startswith(UPLOADS[:-1]))
         offsets = proxy.head_offsets
     assert cut, "no upload was cut"
@@ -161,7 +151,7 @@ def test_draft_survives_reload_and_two_finishes_send_one_visit(
     )
     other.evaluate("document.querySelector('form').requestSubmit()")
     page.locator("#outbox-h, #recent-h").first.wait_for()
-    _submitted(page)
+    wait_submitted(page)
     stored = stored_bodies(server.data_dir)
     assert len(stored) == 1
     [bodies] = stored.values()
@@ -206,8 +196,8 @@ def test_returned_visit_is_corrected_as_revision_two(
     tone.scroll_into_view_if_needed()
     shot(page, "09-form-correction", full_page=False)
     tone.get_by_text("3 – Polite but strained").click()
-    _finish(page)
-    _submitted(page)
+    finish_visit(page)
+    wait_submitted(page)
     visit = api.json(f"visits/{sent['id']}")
     assert visit["revision"] == 2
     assert visit["status"] == "submitted"
@@ -225,8 +215,8 @@ def test_manager_walkthrough_counts_for_their_store(
     sign_in(page, server.url, "manager")
     page.get_by_role("button", name="Start a walk-through").click()
     answer_all(page, checklist)
-    _finish(page)
-    _submitted(page)
+    finish_visit(page)
+    wait_submitted(page)
     shot(page, "10-home-manager")
     leeds = org.locations["leeds"]
     series = api.json(f"locations/{leeds}/scores?period=month&kind=walkthrough", "manager")
@@ -249,7 +239,7 @@ def test_expired_token_mid_outbox_signs_in_again_and_loses_nothing(
     context.set_offline(True)
     page.get_by_role("button", name="Start visit").click()
     answer_all(page, checklist)
-    _finish(page)
+    finish_visit(page)
     # Two days without a connection: home says so plainly.
     page.evaluate(
         """() => new Promise((resolve) => {
@@ -298,7 +288,7 @@ def test_expired_token_mid_outbox_signs_in_again_and_loses_nothing(
     page.get_by_label("Password").wait_for()
 
     sign_in(page, server.url, "shopper")
-    _submitted(page)
+    wait_submitted(page)
     [visit] = api.visits("shopper")
     assert visit["status"] == "submitted"
     assert api.visits("shopper2") == []
@@ -377,7 +367,7 @@ def test_refused_visit_waits_for_the_person_then_can_be_discarded(
     context.set_offline(True)
     page.get_by_role("button", name="Start a walk-through").click()
     answer_all(page, checklist)
-    _finish(page)
+    finish_visit(page)
     # Meanwhile the manager moved on: Leeds is no longer theirs, so the server refuses it.
     with sqlite3.connect(server.data_dir / "fieldobs.db") as conn:
         conn.execute("DELETE FROM user_locations WHERE user_id = ?", [org.users["manager"]])

@@ -103,3 +103,13 @@ export function clock(seconds) {
 export function backoff(n, base = 500, cap = 30000) {
   return Math.random() * Math.min(cap, base * 2 ** n);
 }
+
+/** Measure from a performance mark to now, in ms; null where timing is unavailable. */
+export function measure(name, fromMark) {
+  // A figure for tests and benchmarks: it must never stop the work it times.
+  try {
+    return performance.measure(name, fromMark)?.duration ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -7,7 +7,7 @@ import { app, header, showStatus } from "./app.js";
 import { renderForm } from "./form.js";
 import { get, put, tx, req } from "./store.js";
 import { checklistVersion, finish } from "./sync.js";
-import { el, rfc3339, uuid4 } from "./util.js";
+import { el, measure, rfc3339, uuid4 } from "./util.js";
 
 /** Find or create the draft for an assignment or a store walk-through, then open it. */
 export async function startVisit({ checklist, location: store, assignment }) {
@@ -99,9 +99,8 @@ export async function visitScreen(id) {
     finish: async () => {
       await put("drafts", draft);
       const entry = await finish(draft, checklist, draft.label);
-      performance.measure("finish-to-outbox", "finish-start");
-      const last = performance.getEntriesByName("finish-to-outbox").pop();
-      window.fieldapp = { ...(window.fieldapp || {}), finishMs: last.duration };
+      const finishMs = measure("finish-to-outbox", "finish-start");
+      window.fieldapp = { ...(window.fieldapp || {}), finishMs };
       app.flash = entry.done
         ? "This visit was already sent."
         : "Visit finished and kept on this phone: it sends itself when there is a connection.";
