@@ -5,9 +5,6 @@ Pages declare their roles as API views do (`allow`, `public` from fieldobs.api.s
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 from flask import current_app, g, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
@@ -17,8 +14,6 @@ from fieldobs.db import get_db
 from fieldobs.errors import Forbidden
 from fieldobs.people.scope import Principal, Role
 from fieldobs.people.sessions import session_principal
-
-View = TypeVar("View", bound=Callable[..., Any])
 
 COOKIE = "fieldobs_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
