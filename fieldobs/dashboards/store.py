@@ -21,8 +21,8 @@ from fieldobs.timeutil import parse_rfc3339
 from fieldobs.visits.read import visibility_clause
 
 STATUSES = ("awaiting_photos", "submitted", "released", "returned")
-# Newest first; the id breaks ties. Its cursors are sealed (fieldobs/storage/paging.py).
 VISITS_PER_PAGE = 20
+# Newest first; the id breaks ties. Its cursors are sealed (fieldobs/storage/paging.py).
 STORE_VISITS = Keyset("console_store_visits", ("observed_at", "id"), descending=True)
 GAP_MONTHS = 6
 
