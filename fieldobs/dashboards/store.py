@@ -15,7 +15,7 @@ from fieldobs.people.scope import Principal
 from fieldobs.scores import location_gap, location_priorities, series_of, series_query
 from fieldobs.scores.periods import shift_period
 from fieldobs.scoring.stats import Moments, t_critical
-from fieldobs.storage.connection import Database, rows
+from fieldobs.storage.connection import Database
 from fieldobs.storage.paging import Keyset
 from fieldobs.timeutil import parse_rfc3339
 from fieldobs.visits.read import visibility_clause
@@ -94,16 +94,15 @@ def store_visits(
         conditions.append("visits.status = ?")
         values.append(status)
     per_page = per_page or VISITS_PER_PAGE
-    after, after_values = STORE_VISITS.after(db, cursor)
-    found = rows(
-        db.execute(
-            "SELECT id, kind, status, checklist_slug, checklist_version, observed_at, score"
-            f" FROM visits WHERE {' AND '.join(conditions)} AND {after}"
-            f" ORDER BY {STORE_VISITS.order_by} LIMIT ?",
-            [*values, *after_values, per_page + 1],
-        )
+    page, next_cursor, has_more = STORE_VISITS.fetch(
+        db,
+        "SELECT id, kind, status, checklist_slug, checklist_version, observed_at, score"
+        " FROM visits",
+        conditions,
+        values,
+        limit=per_page,
+        cursor=cursor,
     )
-    page, next_cursor, has_more = STORE_VISITS.page(db, found, per_page, cursor)
     store_side = is_store_side(principal)
     visits = []
     for row in page:

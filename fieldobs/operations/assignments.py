@@ -20,7 +20,7 @@ from fieldobs.operations.assignment_rules import (
 )
 from fieldobs.people.scope import Principal
 from fieldobs.storage.changes import record_change, record_changes
-from fieldobs.storage.connection import Database, one, rows, transaction
+from fieldobs.storage.connection import Database, one, transaction
 from fieldobs.storage.paging import Keyset
 from fieldobs.timeutil import parse_rfc3339, to_rfc3339
 
@@ -240,15 +240,9 @@ def list_assignments(
                 ) from error
             conditions.append(sql)
             params.append(bound)
-    after, after_values = ASSIGNMENT_PAGES.after(db, cursor)
-    found = rows(
-        db.execute(
-            f"{SELECT} WHERE {' AND '.join(conditions)} AND {after}"
-            f" ORDER BY {ASSIGNMENT_PAGES.order_by} LIMIT ?",
-            [*params, *after_values, limit + 1],
-        )
+    page, next_cursor, has_more = ASSIGNMENT_PAGES.fetch(
+        db, SELECT, conditions, params, limit=limit, cursor=cursor
     )
-    page, next_cursor, has_more = ASSIGNMENT_PAGES.page(db, found, limit, cursor)
     return {
         "assignments": [present(a, admin=principal.is_admin) for a in page],
         "cursor": next_cursor,

@@ -174,15 +174,9 @@ def list_deliveries(
     if status is not None:
         conditions.append("status = ?")
         values.append(status)
-    after, after_values = DELIVERY_PAGES.after(db, cursor)
-    found = rows(
-        db.execute(
-            f"SELECT * FROM webhook_deliveries WHERE {' AND '.join(conditions)} AND {after}"
-            f" ORDER BY {DELIVERY_PAGES.order_by} LIMIT ?",
-            [*values, *after_values, limit + 1],
-        )
+    page, next_cursor, has_more = DELIVERY_PAGES.fetch(
+        db, "SELECT * FROM webhook_deliveries", conditions, values, limit=limit, cursor=cursor
     )
-    page, next_cursor, has_more = DELIVERY_PAGES.page(db, found, limit, cursor)
     attempts: dict[int, list[dict[str, Any]]] = {d["id"]: [] for d in page}
     if page:
         for attempt in rows(

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from fieldobs.errors import BadRequest
-from fieldobs.storage.connection import Database
+from fieldobs.storage.connection import Database, rows
 
 VERSION = b"\x01"
 KEY_ID_BYTES = 4
@@ -120,6 +120,27 @@ class Keyset:
             raise CursorError()
         marks = ", ".join("?" * len(values))
         return f"({', '.join(self.columns)}) {'<' if self.descending else '>'} ({marks})", values
+
+    def fetch(
+        self,
+        db: Database,
+        select: str,
+        conditions: Sequence[str],
+        values: Sequence[Any],
+        *,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None, bool]:
+        """Run `select` WHERE the conditions, after the cursor, in key order: one page of it."""
+        after, after_values = self.after(db, cursor)
+        found = rows(
+            db.execute(
+                f"{select} WHERE {' AND '.join([*conditions, after])}"
+                f" ORDER BY {self.order_by} LIMIT ?",
+                [*values, *after_values, limit + 1],
+            )
+        )
+        return self.page(db, found, limit, cursor)
 
     def page(
         self, db: Database, found: list[dict[str, Any]], limit: int, cursor: str | None

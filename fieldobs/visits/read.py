@@ -10,7 +10,7 @@ from fieldobs.errors import NotFound
 from fieldobs.people.anonymity import is_store_side, present_for, round_to_hour
 from fieldobs.people.scope import Principal, Role
 from fieldobs.scoring.engine import score_visit
-from fieldobs.storage.connection import Database, one, rows
+from fieldobs.storage.connection import Database, one
 from fieldobs.storage.paging import Keyset
 from fieldobs.timeutil import parse_rfc3339, to_rfc3339
 from fieldobs.visits.states import photo_states, rounded, stored_sections
@@ -112,15 +112,9 @@ def list_visits(
     if since is not None:
         conditions.append("visits.updated_at >= ?")
         values.append(_since_for(principal, since))
-    after, after_values = VISIT_PAGES.after(db, cursor)
-    found = rows(
-        db.execute(
-            f"SELECT * FROM visits WHERE {' AND '.join(conditions)} AND {after}"
-            f" ORDER BY {VISIT_PAGES.order_by} LIMIT ?",
-            [*values, *after_values, limit + 1],
-        )
+    page, next_cursor, has_more = VISIT_PAGES.fetch(
+        db, "SELECT * FROM visits", conditions, values, limit=limit, cursor=cursor
     )
-    page, next_cursor, has_more = VISIT_PAGES.page(db, found, limit, cursor)
     return {
         "visits": [present(db, principal, visit, secret) for visit in page],
         "cursor": next_cursor,

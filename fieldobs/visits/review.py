@@ -208,23 +208,20 @@ def review_queue(
     if location_id is not None:
         conditions.append("v.location_id = ?")
         params.append(location_id)
-    after, after_values = QUEUE_PAGES.after(db, cursor)
-    conditions.append(after)
-    params.extend(after_values)
-    found = rows(
-        db.execute(
-            "SELECT v.id, v.revision, v.location_id, l.name AS location_name, v.checklist_slug,"
-            " v.checklist_version, v.observer_id, u.username, u.display_name, v.score,"
-            " v.flags, v.assignment_id, v.received_at, v.submitted_at,"
-            " (SELECT count(*) FROM reviews r WHERE r.visit_id = v.id"
-            "  AND r.action = 'return') AS times_returned"
-            " FROM visits v JOIN locations l ON l.id = v.location_id"
-            " JOIN users u ON u.id = v.observer_id"
-            f" WHERE {' AND '.join(conditions)} ORDER BY {QUEUE_PAGES.order_by} LIMIT ?",
-            [*params, limit + 1],
-        )
+    page, next_cursor, has_more = QUEUE_PAGES.fetch(
+        db,
+        "SELECT v.id, v.revision, v.location_id, l.name AS location_name, v.checklist_slug,"
+        " v.checklist_version, v.observer_id, u.username, u.display_name, v.score,"
+        " v.flags, v.assignment_id, v.received_at, v.submitted_at,"
+        " (SELECT count(*) FROM reviews r WHERE r.visit_id = v.id"
+        "  AND r.action = 'return') AS times_returned"
+        " FROM visits v JOIN locations l ON l.id = v.location_id"
+        " JOIN users u ON u.id = v.observer_id",
+        conditions,
+        params,
+        limit=limit,
+        cursor=cursor,
     )
-    page, next_cursor, has_more = QUEUE_PAGES.page(db, found, limit, cursor)
     visits = [
         {
             "id": v["id"],
