@@ -12,22 +12,19 @@ from fieldobs.people.scope import Principal
 from fieldobs.photos import service as photo_service
 from fieldobs.photos.store import store_for
 
-SANITISED_COPY = "image_sha256"
-THUMBNAIL = "thumb_sha256"
 
-
-def photo_response(principal: Principal, photo_id: str, column: str) -> Response:
+def photo_response(principal: Principal, photo_id: str, *, thumbnail: bool = False) -> Response:
     """Send a photo's sanitised copy or thumbnail to whoever may see its visit (304 if cached)."""
     settings = current_settings()
     photo = photo_service.find_servable(get_db(), principal, photo_id)
-    if column == SANITISED_COPY:
+    if thumbnail:
+        sha256, mimetype = str(photo["thumb_sha256"]), photo_service.THUMB_CONTENT_TYPE
+    else:
         # The copy this caller gets: store staff get a re-encoded one (see image_to_serve).
         sha256 = photo_service.image_to_serve(
             get_db(), settings.data_dir, principal, photo, settings=settings.photos
         )
         mimetype = str(photo["content_type"])
-    else:
-        sha256, mimetype = str(photo[THUMBNAIL]), photo_service.THUMB_CONTENT_TYPE
     if sha256 in request.if_none_match:
         response = Response(status=304)
     else:

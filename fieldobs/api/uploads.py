@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from werkzeug.http import http_date
 
 from fieldobs.api import upload_docs as docs
-from fieldobs.api.downloads import SANITISED_COPY, THUMBNAIL, photo_response
+from fieldobs.api.downloads import photo_response
 from fieldobs.api.security import allow, current_principal, public
 from fieldobs.db import get_db
 from fieldobs.errors import BadRequest, FieldobsError, UnsupportedMediaType
@@ -304,7 +304,7 @@ def put_photo(visit_id: str, photo_id: str) -> Response:
 )
 def get_photo(photo_id: str) -> Response:
     """Return a photo's sanitised copy, to whoever may see its visit."""
-    return photo_response(current_principal(), photo_id, SANITISED_COPY)
+    return photo_response(current_principal(), photo_id)
 
 
 @photos_blp.route("/photos/<photo_id>/thumb", methods=["GET"])
@@ -317,4 +317,4 @@ def get_photo(photo_id: str) -> Response:
 )
 def get_photo_thumb(photo_id: str) -> Response:
     """Return a photo's thumbnail, to whoever may see its visit."""
-    return photo_response(current_principal(), photo_id, THUMBNAIL)
+    return photo_response(current_principal(), photo_id, thumbnail=True)

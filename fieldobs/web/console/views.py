@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from werkzeug.utils import redirect as plain_redirect
 
-from fieldobs.api.downloads import SANITISED_COPY, THUMBNAIL, csv_download, photo_response
+from fieldobs.api.downloads import csv_download, photo_response
 from fieldobs.api.security import allow, client_address, public
 from fieldobs.dashboards.area import area_view, open_assignments
 from fieldobs.dashboards.common import (
@@ -374,14 +374,14 @@ def _stylesheet() -> str:
 @allow(*ALL_ROLES)
 def photo(photo_id: str) -> ResponseReturnValue:
     """Return a visit's photo (sanitised copy) to whoever may see the visit."""
-    return photo_response(caller(), photo_id, SANITISED_COPY)
+    return photo_response(caller(), photo_id)
 
 
 @bp.route("/photos/<photo_id>/thumb", methods=["GET"])
 @allow(*ALL_ROLES)
 def photo_thumb(photo_id: str) -> ResponseReturnValue:
     """Return a photo's thumbnail to whoever may see the visit."""
-    return photo_response(caller(), photo_id, THUMBNAIL)
+    return photo_response(caller(), photo_id, thumbnail=True)
 
 
 @bp.route("/exports/visits.csv", methods=["GET"])
